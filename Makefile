@@ -1,0 +1,37 @@
+# The two commands of the README:
+#   make mini   set up .venv, synthesise the mini corpus, run the main job on it
+#   make test   set up .venv, run the test suite (what .ci/run calls)
+# Both create or reuse the virtual environment .venv in this folder.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DATA   ?= data/mini
+SIZE   ?= small
+SEED   ?= 1234
+
+.PHONY: setup mini test test-all clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): setup.py tools/fix_torchaudio.py
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	$(PY) tools/fix_torchaudio.py
+	@touch $(STAMP)
+
+mini: $(STAMP)
+	$(PY) tools/synthesize_corpus.py --output $(DATA) --size $(SIZE) --seed $(SEED)
+	$(PY) recipes/LibriSpeech/finetune/train.py recipes/LibriSpeech/finetune/hparams/scratch_mini.yaml \
+		--data_folder $(DATA)/LibriSpeech --output_folder results/mini/scratch_ctc
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+# Includes the tests marked `slow` (kept out of CI).
+test-all: $(STAMP)
+	$(PY) -m pytest -m "slow or not slow"
+
+clean-venv:
+	rm -rf $(VENV)

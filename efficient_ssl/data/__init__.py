@@ -1,0 +1,1 @@
+"""Data: prepare functions, the mini-corpus synthesiser and the shared audio pipeline."""
