@@ -28,10 +28,12 @@ from speechbrain.decoders.ctc import ctc_greedy_decode
 from speechbrain.nnet.schedulers import update_learning_rate
 from speechbrain.utils.metric_stats import ErrorRateStats
 
+from efficient_ssl.brains.base import Brain
+
 logger = logging.getLogger(__name__)
 
 
-class CTCBrain(sb.Brain):
+class CTCBrain(Brain):
     """Trains ``encoder`` + ``ctc_head`` with CTC; reports WER and CER on valid / test.
 
     The training batch needs ``sig`` (waveforms), ``tokens`` (padded token ids) and ``wrd``

@@ -1,1 +1,32 @@
-"""Data: prepare functions, the mini-corpus synthesiser and the shared audio pipeline."""
+"""Data: prepare functions, the mini-corpus synthesiser and the shared audio pipeline.
+
+Modules
+    librispeech   prepare_librispeech: LibriSpeech as distributed -> <split>.csv
+    common_voice  prepare_common_voice: Common Voice as distributed -> <lang>/<split>.csv
+    manifest      shared by the prepare functions: atomic CSV, saved options, audio checks, bad-file reports
+    text          per-language transcript normalisation
+    pipeline      read_audio, datasets over manifests, loader kwargs, dataio_prepare
+    synth         synthesiser of the eSpeak mini corpus in the same layouts
+"""
+
+from efficient_ssl.data.common_voice import prepare_common_voice
+from efficient_ssl.data.librispeech import prepare_librispeech
+from efficient_ssl.data.pipeline import (
+    DataBundle,
+    dataio_prepare,
+    make_dataset,
+    make_loader_kwargs,
+    read_audio,
+)
+from efficient_ssl.data.text import normalize_text
+
+__all__ = [
+    "DataBundle",
+    "dataio_prepare",
+    "make_dataset",
+    "make_loader_kwargs",
+    "normalize_text",
+    "prepare_common_voice",
+    "prepare_librispeech",
+    "read_audio",
+]

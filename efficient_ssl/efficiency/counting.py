@@ -1,0 +1,146 @@
+"""Parameter and FLOP counts.
+
+FLOPs are counted with :class:`torch.utils.flop_counter.FlopCounterMode`,
+which reads the shapes of every aten operator that runs (forward and, if the
+counted code calls it, backward) and sums analytic counts for the operators
+it knows: matrix products (mm, addmm, bmm, baddbmm, matmul), convolutions
+and their backward, and scaled dot-product attention (all kernels, flash
+included). A multiply-add counts as 2 FLOPs, so ``macs = flops // 2``
+throughout this project (papers quoting "GMACs" divide our FLOPs by two).
+
+Not counted: elementwise and reduction operators (activations, additions,
+bias, normalisation, softmax outside SDPA, pooling, FFT, STFT). For the
+encoders of this project matrix products dominate, so this is the standard
+convention of FLOP tables, but a feature extractor made of elementwise ops
+counts as nearly free.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+
+def count_parameters(module: torch.nn.Module, trainable_only: bool = False) -> int:
+    """Return the number of parameters of ``module`` (shared ones once).
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        The module to count.
+    trainable_only : bool
+        Count only parameters with ``requires_grad=True``.
+
+    Returns
+    -------
+    int
+        The number of scalar parameters.
+
+    Example
+    -------
+    >>> layer = torch.nn.Linear(4, 3)
+    >>> count_parameters(layer)
+    15
+    >>> _ = layer.bias.requires_grad_(False)
+    >>> count_parameters(layer, trainable_only=True)
+    12
+    """
+    return sum(
+        p.numel() for p in module.parameters() if p.requires_grad or not trainable_only
+    )
+
+
+class FlopCounter:
+    """Context manager counting the FLOPs run inside it, total and per module.
+
+    Per-module counts come free with the total: each count is added to every
+    module whose forward (or backward) is running, so a parent includes its
+    children. Module names are the class name of the outermost module
+    followed by attribute paths, e.g. ``"Sequential.0"``.
+
+    Attributes
+    ----------
+    flops : int
+        Total FLOPs counted (after exit).
+    macs : int
+        ``flops // 2``.
+
+    Example
+    -------
+    >>> net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 2))
+    >>> with FlopCounter() as counter:
+    ...     _ = net(torch.rand(5, 4))
+    >>> counter.flops, counter.macs
+    (480, 240)
+    >>> counter.by_module()
+    {'Sequential': 480, 'Sequential.0': 320, 'Sequential.2': 160}
+    >>> counter.by_module(depth=0)
+    {'Sequential': 480}
+    """
+
+    def __init__(self) -> None:
+        self._mode = FlopCounterMode(display=False)
+        self.flops = 0
+
+    def __enter__(self) -> "FlopCounter":
+        self._mode.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._mode.__exit__(*exc_info)
+        self.flops = self._mode.get_total_flops()
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulate operations: ``flops // 2``."""
+        return self.flops // 2
+
+    def by_module(self, depth: int | None = None) -> dict[str, int]:
+        """Return FLOPs per module name, parents including their children.
+
+        Arguments
+        ---------
+        depth : int | None
+            Keep names with at most ``depth`` dots (0: the outermost module
+            only); None keeps all.
+
+        Returns
+        -------
+        dict[str, int]
+            FLOPs per module name, sorted by name.
+        """
+        counts = {
+            name: sum(per_op.values())
+            for name, per_op in self._mode.get_flop_counts().items()
+            if name != "Global"
+        }
+        return {
+            name: counts[name]
+            for name in sorted(counts)
+            if depth is None or name.count(".") <= depth
+        }
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """Run ``fn`` once and return the FLOPs it performed (see module docstring).
+
+    Arguments
+    ---------
+    fn : Callable[[], Any]
+        What to count: a forward, or a forward plus backward.
+
+    Returns
+    -------
+    int
+        Total FLOPs; MACs are half of it.
+
+    Example
+    -------
+    >>> layer = torch.nn.Linear(16, 32)
+    >>> count_flops(lambda: layer(torch.rand(4, 16)))  # 2 * B * in * out
+    4096
+    """
+    with FlopCounter() as counter:
+        fn()
+    return counter.flops
