@@ -76,7 +76,11 @@ def main() -> None:
         brain.hparams.test_wer_file = Path(hparams["output_folder"]) / f"wer_{name}.txt"
         brain.evaluate(test_set, min_key="CER", test_loader_kwargs=data.test_loader_kwargs[name])
         stats = brain.test_stats
-        print(f"{name}: WER {stats['WER']:.2f}%  CER {stats['CER']:.2f}%")
+        cost = brain.measure_inference(test_set, data.test_loader_kwargs[name], name=f"inference_{name}")
+        print(
+            f"{name}: WER {stats['WER']:.2f}%  CER {stats['CER']:.2f}%  "
+            f"({cost.macs_per_audio_s / 1e6:.1f} MMACs per audio second, RTF {cost.rtf:.4f} on {cost.device})"
+        )
 
 
 if __name__ == "__main__":
