@@ -1,0 +1,145 @@
+"""The context encoder: a stack of Conformer, Branchformer or Transformer layers whose token
+mixer is SummaryMixing or multi-head self-attention.
+
+Authors
+ * efficient_ssl contributors 2026
+"""
+
+from typing import List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+from efficient_ssl.nnet.branchformer import BranchformerLayer
+from efficient_ssl.nnet.conformer import ConformerLayer
+from efficient_ssl.nnet.transformer import TransformerLayer
+
+LAYER_TYPES = ("conformer", "branchformer", "transformer")
+
+
+class ContextEncoder(nn.Module):
+    """Stack of encoder layers with a pluggable mixer, layerdrop and a final LayerNorm.
+
+    Arguments
+    ---------
+    num_layers : int
+        Number of layers.
+    d_model : int
+        Input and output size.
+    nhead : int
+        Number of heads (parallel blocks for SummaryMixing).
+    d_ffn : int
+        Hidden size of the feed-forward blocks (of the cgMLP for Branchformer).
+    layer_type : str
+        ``"conformer"``, ``"branchformer"`` or ``"transformer"``.
+    attention_type : str
+        ``"SummaryMixing"``, ``"regularMHA"`` (scaled_dot_product_attention) or
+        ``"speechbrain_mha"`` (SpeechBrain's MHSA, which materialises T x T weights).
+    mode : str
+        SummaryMixing mode (``"SummaryMixing"``, ``"SummaryMixing-lite"``,
+        ``"SummaryMixing-fast"``); used by SummaryMixing only.
+    dropout : float
+        Dropout rate inside the layers.
+    layerdrop : float
+        Probability of skipping each layer at training time.
+    kernel_size : int
+        Kernel size of the convolutions (Conformer, Branchformer).
+    conv_norm : str
+        Conformer only: ``"layernorm"`` or ``"batchnorm"`` after the depthwise convolution.
+    **mixer_kwargs
+        Further mixer arguments: for SummaryMixing ``local_proj_hid_dim``,
+        ``local_proj_out_dim``, ``summary_hid_dim``, ``summary_out_dim``, ``activation``,
+        ``recompute``; for the two MHSA ``attention_dropout`` (default 0, see
+        ``efficient_ssl.nnet.attention.MultiHeadSelfAttention``). Each mixer ignores the
+        other's, so one configuration can switch ``attention_type``.
+
+    Example
+    -------
+    >>> encoder = ContextEncoder(num_layers=2, d_model=8, nhead=2, d_ffn=16, kernel_size=3)
+    >>> mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    >>> out, hidden_states = encoder(torch.rand(2, 5, 8), mask)
+    >>> out.shape, len(hidden_states), hidden_states[-1].shape
+    (torch.Size([2, 5, 8]), 3, torch.Size([2, 5, 8]))
+    """
+
+    def __init__(
+        self,
+        num_layers: int,
+        d_model: int,
+        nhead: int,
+        d_ffn: int,
+        layer_type: str = "conformer",
+        attention_type: str = "SummaryMixing",
+        mode: str = "SummaryMixing",
+        dropout: float = 0.1,
+        layerdrop: float = 0.0,
+        kernel_size: int = 31,
+        conv_norm: str = "layernorm",
+        **mixer_kwargs,
+    ):
+        super().__init__()
+        if layer_type not in LAYER_TYPES:
+            raise ValueError(
+                f"ContextEncoder: unknown layer_type {layer_type!r}; use one of {LAYER_TYPES}"
+            )
+        if not 0.0 <= layerdrop < 1.0:
+            raise ValueError(f"ContextEncoder: layerdrop={layerdrop} must be in [0, 1)")
+        self.num_layers = num_layers
+        self.d_model = d_model
+        self.layerdrop = layerdrop
+        common = dict(
+            d_model=d_model,
+            nhead=nhead,
+            d_ffn=d_ffn,
+            attention_type=attention_type,
+            mode=mode,
+            dropout=dropout,
+            **mixer_kwargs,
+        )
+        if layer_type == "conformer":
+            layers = [
+                ConformerLayer(kernel_size=kernel_size, conv_norm=conv_norm, **common)
+                for _ in range(num_layers)
+            ]
+        elif layer_type == "branchformer":
+            layers = [BranchformerLayer(kernel_size=kernel_size, **common) for _ in range(num_layers)]
+        else:
+            layers = [TransformerLayer(**common) for _ in range(num_layers)]
+        self.layers = nn.ModuleList(layers)
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(
+        self, x: torch.Tensor, mask: Optional[torch.Tensor] = None
+    ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        """Encode a batch.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            (B, T, d_model), already position-encoded.
+        mask : torch.Tensor, optional
+            (B, T) bool or 0/1 float, True/1 = real frame. None: every frame is real.
+
+        Returns
+        -------
+        output : torch.Tensor
+            (B, T, d_model), after the final LayerNorm. Padded frames hold unspecified values.
+        hidden_states : list of torch.Tensor
+            ``num_layers + 1`` tensors (B, T, d_model): the input and every layer's output
+            (a layer skipped by layerdrop passes its input on).
+        """
+        if mask is not None:
+            if mask.shape != x.shape[:2]:
+                raise ValueError(
+                    f"ContextEncoder: mask shape {tuple(mask.shape)} must be (B, T) = "
+                    f"{tuple(x.shape[:2])}"
+                )
+            mask = mask.bool()
+            if mask.all():  # no padding: every layer takes its mask-free (fastest) path
+                mask = None
+        hidden_states = [x]
+        for layer in self.layers:
+            if not (self.training and self.layerdrop > 0 and torch.rand(()) < self.layerdrop):
+                x = layer(x, mask)
+            hidden_states.append(x)
+        return self.norm(x), hidden_states

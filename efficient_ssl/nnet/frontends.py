@@ -1,0 +1,361 @@
+"""Frontends of the wav2vec 2.0 family: waveform (B, S) -> latent frames (B, T, C) at 20 ms.
+
+Two frontends share one interface, so the pretraining model, fine-tuning and probing never
+care which one runs:
+
+- ``forward(wav, wav_lens)``: ``wav`` (B, S) float at 16 kHz, ``wav_lens`` (B,) relative lengths
+  in [0, 1] -> latents (B, T, C), ``C = out_dim``.
+- ``output_lengths(num_samples)``: absolute sample counts (B,) -> frame counts (B,).
+- ``frame_mask(wav_lens, num_samples)``: (B, T) bool, True = real frame (the project's one mask
+  convention). Real frames only ever see real samples: the convolutions are unpadded ("valid"),
+  so a frame is real exactly when its receptive field ends inside the utterance.
+
+``build_frontend(name, **kwargs)`` builds one by name ("raw_cnn" or "mel_cnn"), which is how
+recipes switch frontends with one key (``--frontend=mel_cnn``).
+
+Authors
+ * efficient_ssl contributors 2025
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import Sequence
+
+import torch
+from speechbrain.lobes.features import Fbank
+from speechbrain.lobes.models.convolution import ConvolutionFrontEnd
+from speechbrain.lobes.models.wav2vec import W2VLatentExtractor
+from speechbrain.nnet.CNN import Conv1d
+from speechbrain.nnet.normalization import LayerNorm
+from torch import nn
+
+
+class ConvFrontend(nn.Module, abc.ABC):
+    """Shared length bookkeeping of a stack of unpadded strided convolutions.
+
+    Subclasses say how many input steps the convolutions see for a number of samples
+    (``input_steps``) and set ``kernel_sizes``, ``strides``, ``hop_samples`` and ``out_dim``.
+
+    Arguments
+    ---------
+    kernel_sizes : Sequence[int]
+        Kernel size of every convolution.
+    strides : Sequence[int]
+        Stride of every convolution.
+    """
+
+    def __init__(self, kernel_sizes: Sequence[int], strides: Sequence[int]):
+        super().__init__()
+        if len(kernel_sizes) != len(strides):
+            raise ValueError(
+                f"frontend: kernel_sizes {list(kernel_sizes)} and strides {list(strides)} "
+                "must have one entry per convolution layer"
+            )
+        self.kernel_sizes = list(kernel_sizes)
+        self.strides = list(strides)
+
+    @abc.abstractmethod
+    def input_steps(self, num_samples: torch.Tensor) -> torch.Tensor:
+        """Number of steps the convolution stack reads for ``num_samples`` samples (long)."""
+
+    def output_lengths(self, num_samples: torch.Tensor) -> torch.Tensor:
+        """Number of output frames whose receptive field lies inside ``num_samples`` samples.
+
+        Arguments
+        ---------
+        num_samples : torch.Tensor
+            (B,) or scalar, absolute numbers of samples.
+
+        Returns
+        -------
+        torch.Tensor
+            Same shape, long: number of real frames (never negative).
+        """
+        lengths = self.input_steps(torch.as_tensor(num_samples).long())
+        for kernel, stride in zip(self.kernel_sizes, self.strides):
+            lengths = torch.div(lengths - kernel, stride, rounding_mode="floor") + 1
+        return lengths.clamp(min=0)
+
+    def frame_mask(self, wav_lens: torch.Tensor, num_samples: int) -> torch.Tensor:
+        """Mask of real frames for a padded batch.
+
+        Arguments
+        ---------
+        wav_lens : torch.Tensor
+            (B,) relative lengths in [0, 1] of the utterances in a batch padded to ``num_samples``.
+        num_samples : int
+            Padded number of samples S of the batch.
+
+        Returns
+        -------
+        torch.Tensor
+            (B, T) bool, True = real frame; T = ``output_lengths(num_samples)``.
+        """
+        real = self.output_lengths(torch.round(wav_lens * num_samples))  # (B,)
+        total = int(self.output_lengths(torch.tensor(num_samples)))
+        steps = torch.arange(total, device=wav_lens.device)
+        return steps.unsqueeze(0) < real.to(wav_lens.device).unsqueeze(1)  # (B, T)
+
+
+def sample_mask(wav_lens: torch.Tensor, num_steps: int) -> torch.Tensor:
+    """(B, num_steps) bool mask, True on the first ``round(wav_lens * num_steps)`` steps.
+
+    Example
+    -------
+    >>> sample_mask(torch.tensor([1.0, 0.5]), 4)
+    tensor([[ True,  True,  True,  True],
+            [ True,  True, False, False]])
+    """
+    real = torch.round(wav_lens * num_steps).long()  # (B,)
+    steps = torch.arange(num_steps, device=wav_lens.device)
+    return steps.unsqueeze(0) < real.unsqueeze(1)
+
+
+def masked_normalise(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Zero mean, unit variance over the real steps of every utterance; padding set to 0.
+
+    Statistics are taken per utterance over time (dim 1), separately for every trailing
+    channel, so a batch gives the same real values as each utterance alone.
+
+    Arguments
+    ---------
+    x : torch.Tensor
+        (B, T) or (B, T, F).
+    mask : torch.Tensor
+        (B, T) bool, True = real step.
+    eps : float
+        Added to the variance.
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape as ``x``.
+
+    Example
+    -------
+    >>> x = torch.tensor([[1.0, 3.0, 100.0]])
+    >>> masked_normalise(x, torch.tensor([[True, True, False]]))
+    tensor([[-1.0000,  1.0000,  0.0000]])
+    """
+    m = mask.to(x.dtype).reshape(mask.shape + (1,) * (x.dim() - 2))  # (B, T[, 1])
+    count = m.sum(dim=1, keepdim=True).clamp(min=1.0)  # (B, 1[, 1])
+    mean = (x * m).sum(dim=1, keepdim=True) / count
+    var = ((x - mean) ** 2 * m).sum(dim=1, keepdim=True) / count
+    return (x - mean) / torch.sqrt(var + eps) * m
+
+
+class RawWaveformCNN(ConvFrontend):
+    """The classic wav2vec 2.0 feature encoder: 7 unpadded Conv1d on the raw waveform.
+
+    Kernels 10,3,3,3,3,2,2 and strides 5,2,2,2,2,2,2 give one frame every 320 samples
+    (20 ms at 16 kHz) with a 400-sample (25 ms) receptive field. Every layer is
+    conv -> LayerNorm -> GELU (speechbrain's ``W2VLatentExtractor``, which this wraps), and
+    the output gets a final LayerNorm. The waveform is normalised per utterance over its real
+    samples only, so padding never changes the real frames.
+
+    Arguments
+    ---------
+    channels : int
+        Channels of every convolution (512 in the paper; fewer for the mini size).
+    kernel_sizes : Sequence[int]
+        Kernel of every layer.
+    strides : Sequence[int]
+        Stride of every layer; their product is the hop in samples.
+    dropout : float
+        Dropout after every layer.
+    normalize_signal : bool
+        Normalise each waveform to zero mean and unit variance over its real samples.
+
+    Example
+    -------
+    >>> frontend = RawWaveformCNN(channels=16)
+    >>> wav, wav_lens = torch.randn(2, 16000), torch.tensor([1.0, 0.5])
+    >>> frontend(wav, wav_lens).shape
+    torch.Size([2, 49, 16])
+    >>> frontend.frame_mask(wav_lens, 16000).sum(dim=1)
+    tensor([49, 24])
+    >>> frontend.hop_samples
+    320
+    """
+
+    def __init__(
+        self,
+        channels: int = 512,
+        kernel_sizes: Sequence[int] = (10, 3, 3, 3, 3, 2, 2),
+        strides: Sequence[int] = (5, 2, 2, 2, 2, 2, 2),
+        dropout: float = 0.0,
+        normalize_signal: bool = True,
+    ):
+        super().__init__(kernel_sizes, strides)
+        self.normalize_signal = normalize_signal
+        self.extractor = W2VLatentExtractor(
+            out_channels=[channels] * len(self.kernel_sizes),
+            kernel_sizes=self.kernel_sizes,
+            strides=self.strides,
+            dropout=dropout,
+        )
+        self.out_dim = channels
+        self.hop_samples = math.prod(self.strides)
+
+    def input_steps(self, num_samples: torch.Tensor) -> torch.Tensor:
+        """The convolutions read the samples themselves."""
+        return num_samples
+
+    def forward(self, wav: torch.Tensor, wav_lens: torch.Tensor) -> torch.Tensor:
+        """Computes latent frames.
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            (B, S) waveforms, right-padded.
+        wav_lens : torch.Tensor
+            (B,) relative lengths in [0, 1].
+
+        Returns
+        -------
+        torch.Tensor
+            (B, T, out_dim) latents; see ``frame_mask`` for the real frames.
+        """
+        if self.normalize_signal:
+            wav = masked_normalise(wav, sample_mask(wav_lens, wav.shape[1]))
+        return self.extractor(wav, normalize_signal=False)
+
+
+class MelCNN(ConvFrontend):
+    """The "mel_cnn_base" frontend of SummaryMixing wav2vec 2.0: log-mel filterbanks + 2 Conv1d.
+
+    80 log-mel coefficients every 10 ms (25 ms windows, speechbrain's ``Fbank``) are computed
+    in float32 without gradient (padding zeroed first, so the per-utterance dB floor and the
+    real frames never depend on it) and normalised per utterance and per coefficient over the
+    real frames (sentence-level normalisation; written here rather than with speechbrain's
+    ``InputNormalization`` because that one rounds relative lengths to frames and can let a
+    padded frame into the statistics). Two unpadded Conv1d (kernels 3, 3; strides 2, 1), each
+    conv -> LayerNorm -> GELU, then a final LayerNorm, give one frame every 20 ms.
+
+    Arguments
+    ---------
+    channels : int
+        Channels of every convolution (512 in the paper).
+    n_mels : int
+        Number of mel filters.
+    kernel_sizes : Sequence[int]
+        Kernel of every convolution.
+    strides : Sequence[int]
+        Stride of every convolution.
+    sample_rate : int
+        Sampling rate of the waveform.
+    win_length_ms : float
+        Analysis window of the filterbank.
+    hop_length_ms : float
+        Hop of the filterbank.
+    dropout : float
+        Dropout after every convolution.
+
+    Example
+    -------
+    >>> frontend = MelCNN(channels=16)
+    >>> wav, wav_lens = torch.randn(2, 16000), torch.tensor([1.0, 0.5])
+    >>> frontend(wav, wav_lens).shape
+    torch.Size([2, 48, 16])
+    >>> frontend.frame_mask(wav_lens, 16000).sum(dim=1)
+    tensor([48, 23])
+    >>> frontend.hop_samples
+    320
+    """
+
+    def __init__(
+        self,
+        channels: int = 512,
+        n_mels: int = 80,
+        kernel_sizes: Sequence[int] = (3, 3),
+        strides: Sequence[int] = (2, 1),
+        sample_rate: int = 16000,
+        win_length_ms: float = 25.0,
+        hop_length_ms: float = 10.0,
+        dropout: float = 0.0,
+    ):
+        super().__init__(kernel_sizes, strides)
+        self.fbank = Fbank(
+            sample_rate=sample_rate,
+            n_mels=n_mels,
+            win_length=win_length_ms,
+            hop_length=hop_length_ms,
+        )
+        self.fbank_hop = self.fbank.compute_STFT.hop_length
+        self.cnn = ConvolutionFrontEnd(
+            input_shape=(None, None, n_mels),
+            num_blocks=len(self.kernel_sizes),
+            num_layers_per_block=1,
+            out_channels=[channels] * len(self.kernel_sizes),
+            kernel_sizes=self.kernel_sizes,
+            strides=self.strides,
+            dilations=[1] * len(self.kernel_sizes),
+            residuals=[False] * len(self.kernel_sizes),
+            conv_module=Conv1d,
+            activation=nn.GELU,
+            norm=LayerNorm,
+            dropout=dropout,
+            conv_bias=False,
+            padding="valid",
+            conv_init="kaiming",
+        )
+        self.norm = nn.LayerNorm(channels)
+        self.out_dim = channels
+        self.hop_samples = self.fbank_hop * math.prod(self.strides)
+
+    def input_steps(self, num_samples: torch.Tensor) -> torch.Tensor:
+        """Filterbank frames: centred STFT frames, one per hop plus one."""
+        return torch.div(num_samples, self.fbank_hop, rounding_mode="floor") + 1
+
+    def forward(self, wav: torch.Tensor, wav_lens: torch.Tensor) -> torch.Tensor:
+        """Computes latent frames.
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            (B, S) waveforms, right-padded.
+        wav_lens : torch.Tensor
+            (B,) relative lengths in [0, 1].
+
+        Returns
+        -------
+        torch.Tensor
+            (B, T, out_dim) latents; see ``frame_mask`` for the real frames.
+        """
+        with torch.no_grad(), torch.autocast(device_type=wav.device.type, enabled=False):
+            wav = wav.float() * sample_mask(wav_lens, wav.shape[1])  # padding -> exact zeros
+            feats = self.fbank(wav)  # (B, T_fbank, n_mels)
+            real = self.input_steps(torch.round(wav_lens * wav.shape[1]).long())  # (B,)
+            steps = torch.arange(feats.shape[1], device=wav.device)
+            feats = masked_normalise(feats, steps.unsqueeze(0) < real.unsqueeze(1))
+        return self.norm(self.cnn(feats))
+
+
+FRONTENDS = {"raw_cnn": RawWaveformCNN, "mel_cnn": MelCNN}
+
+
+def build_frontend(name: str, **kwargs) -> ConvFrontend:
+    """Builds a frontend by name: "raw_cnn" (``RawWaveformCNN``) or "mel_cnn" (``MelCNN``).
+
+    Arguments
+    ---------
+    name : str
+        Key of ``FRONTENDS``.
+    **kwargs
+        Constructor arguments of that frontend (e.g. ``channels``).
+
+    Returns
+    -------
+    ConvFrontend
+        The frontend.
+
+    Example
+    -------
+    >>> build_frontend("mel_cnn", channels=8).out_dim
+    8
+    """
+    if name not in FRONTENDS:
+        raise ValueError(f"frontend: unknown name {name!r}; use one of {sorted(FRONTENDS)}")
+    return FRONTENDS[name](**kwargs)

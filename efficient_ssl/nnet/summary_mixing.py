@@ -1,0 +1,456 @@
+"""SummaryMixing: a linear-complexity replacement for multi-head self-attention.
+
+Written from the equations of "Linear-Complexity Self-Supervised Learning for Speech
+Processing" (Zhang, Parcollet et al., Interspeech 2024) and of the SummaryMixing paper it
+builds on. For an input x (B, T, F) and a valid-frame mask m (B, T), 1 = real frame:
+
+    local:    l_t = LN(f(x_t) * m_t)
+    summary:  s   = LN(sum_t(s(x_t) * m_t) / sum_t(m_t))
+    combiner: y_t = act(W [l_t ; s] + b)
+
+f and s are MLPs with an activation after every linear layer. The combiner is computed as
+``W_l l_t + (W_s s + b)``: the summary term is one vector per utterance, added by
+broadcasting, never repeated T times. Cost and memory are O(T).
+
+This module also holds :class:`Dropout`, the CPU-friendly dropout used by SummaryMixing and
+by the encoder layers (``efficient_ssl.nnet.conformer`` etc.), which all import from here.
+
+Authors
+ * efficient_ssl contributors 2026
+"""
+
+import math
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
+
+MODES = ("SummaryMixing", "SummaryMixing-lite", "SummaryMixing-fast")
+
+
+def dropout_keep_mask(shape: Sequence[int], p: float, device: torch.device) -> torch.Tensor:
+    """Bernoulli(1 - p) dropout mask, True = keep.
+
+    On CPU, torch draws at least one 32-bit random number per element for dropout, with a
+    serial generator, so dropout there costs more than the matrix products around it. Here
+    one ``random_()`` draw on int32 (31 random bits) serves two elements: each 16-bit half,
+    less its top bit, is uniform over 15 bits (p is resolved to 2**-15). Elsewhere
+    ``bernoulli_`` is used.
+
+    Arguments
+    ---------
+    shape : sequence of int
+        Shape of the mask.
+    p : float
+        Probability of dropping an element.
+    device : torch.device
+        Where to make the mask.
+
+    Returns
+    -------
+    torch.Tensor
+        Bool mask of ``shape``.
+
+    Example
+    -------
+    >>> keep = dropout_keep_mask((1000, 100), 0.25, torch.device("cpu"))
+    >>> abs(keep.float().mean().item() - 0.75) < 0.01
+    True
+    """
+    if device.type != "cpu":
+        return torch.empty(shape, dtype=torch.bool, device=device).bernoulli_(1.0 - p)
+    numel = math.prod(shape)
+    bits = torch.empty((numel + 1) // 2, dtype=torch.int32).random_()  # uniform in [0, 2**31)
+    halves = bits.view(torch.int16)[:numel]  # two per draw
+    return ((halves & 0x7FFF) >= round(p * 2**15)).view(shape)
+
+
+class Dropout(nn.Module):
+    """Dropout (training only) drawing its mask with :func:`dropout_keep_mask` on CPU and
+    keeping a bool mask (not a float one) for the backward pass; ``nn.Dropout`` elsewhere.
+
+    Arguments
+    ---------
+    p : float
+        Probability of dropping an element.
+
+    Example
+    -------
+    >>> drop = Dropout(0.5)
+    >>> y = drop(torch.ones(1000))
+    >>> sorted(set(y.tolist()))
+    [0.0, 2.0]
+    >>> torch.equal(drop.eval()(torch.ones(3)), torch.ones(3))
+    True
+    """
+
+    def __init__(self, p: float = 0.1):
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p={p} must be in [0, 1)")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Arguments: x, any shape. Returns x with dropped elements zeroed, others scaled."""
+        if not self.training or self.p == 0.0:
+            return x
+        if x.device.type != "cpu":
+            return F.dropout(x, self.p, training=True)
+        keep = dropout_keep_mask(x.shape, self.p, x.device)
+        return (x * keep).mul_(1.0 / (1.0 - self.p))
+
+
+class ParallelLinear(nn.Module):
+    """Block-diagonal ("parallel") linear layer: one weight per head, applied to that
+    head's chunk of features. Inputs and outputs are head-major, so that a chain of
+    parallel layers never transposes between layers.
+
+    Arguments
+    ---------
+    in_features : int
+        Total input size, split in ``nhead`` chunks.
+    out_features : int
+        Total output size, split in ``nhead`` chunks.
+    nhead : int
+        Number of blocks on the diagonal.
+
+    Example
+    -------
+    >>> layer = ParallelLinear(8, 6, nhead=2)
+    >>> layer(torch.rand(2, 10, 4)).shape
+    torch.Size([2, 10, 3])
+    """
+
+    def __init__(self, in_features: int, out_features: int, nhead: int):
+        super().__init__()
+        for name, size in (("in_features", in_features), ("out_features", out_features)):
+            if size % nhead:
+                raise ValueError(f"ParallelLinear: {name}={size} is not divisible by nhead={nhead}")
+        fan_in = in_features // nhead
+        bound = 1.0 / math.sqrt(fan_in)  # the default init of nn.Linear, per head
+        self.weight = nn.Parameter(
+            torch.empty(nhead, fan_in, out_features // nhead).uniform_(-bound, bound)
+        )
+        self.bias = nn.Parameter(torch.zeros(nhead, 1, out_features // nhead))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Apply each head's weight to its chunk.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            (H, N, in_features / H), head-major features of N frames.
+
+        Returns
+        -------
+        torch.Tensor
+            (H, N, out_features / H).
+        """
+        return torch.baddbmm(self.bias, x, self.weight)
+
+
+def parallel_layers(sizes: Sequence[int], nhead: int) -> nn.ModuleList:
+    """One :class:`ParallelLinear` per consecutive pair of ``sizes``.
+
+    Arguments
+    ---------
+    sizes : sequence of int
+        Input size followed by the output size of every layer.
+    nhead : int
+        Number of parallel blocks.
+
+    Returns
+    -------
+    nn.ModuleList
+        ``len(sizes) - 1`` layers.
+
+    Example
+    -------
+    >>> [tuple(layer.weight.shape) for layer in parallel_layers([8, 16, 4], nhead=2)]
+    [(2, 4, 8), (2, 8, 2)]
+    """
+    return nn.ModuleList(ParallelLinear(i, o, nhead) for i, o in zip(sizes[:-1], sizes[1:]))
+
+
+def to_heads(x: torch.Tensor, nhead: int) -> torch.Tensor:
+    """Split features in ``nhead`` chunks, head-major, without copying.
+
+    Arguments
+    ---------
+    x : torch.Tensor
+        (B, T, F).
+    nhead : int
+        Number of chunks.
+
+    Returns
+    -------
+    torch.Tensor
+        (H, B * T, F / H), a view of ``x`` when ``x`` is contiguous.
+
+    Example
+    -------
+    >>> to_heads(torch.rand(2, 5, 8), 4).shape
+    torch.Size([4, 10, 2])
+    """
+    return x.reshape(x.shape[0] * x.shape[1], nhead, -1).transpose(0, 1)
+
+
+def from_heads(x: torch.Tensor, batch: int) -> torch.Tensor:
+    """Inverse of :func:`to_heads`.
+
+    Arguments
+    ---------
+    x : torch.Tensor
+        (H, B * T, F / H).
+    batch : int
+        B.
+
+    Returns
+    -------
+    torch.Tensor
+        (B, T, F).
+
+    Example
+    -------
+    >>> x = torch.rand(2, 5, 8)
+    >>> torch.equal(from_heads(to_heads(x, 4), 2), x)
+    True
+    """
+    nhead, frames, chunk = x.shape
+    return x.transpose(0, 1).reshape(batch, frames // batch, nhead * chunk)  # (B, T, F)
+
+
+class SummaryMixing(nn.Module):
+    """SummaryMixing layer (linear-complexity token mixer).
+
+    Modes:
+    - ``"SummaryMixing"``: local branch, summary branch and combiner. The first layers of
+      f and s read the same input, so they run as one fused matrix product.
+    - ``"SummaryMixing-fast"``: f and s are single layers, i.e. one fused projection of
+      size ``local_proj_out_dim + summary_out_dim`` split in two halves; the hidden sizes
+      are not used.
+    - ``"SummaryMixing-lite"``: summary branch only (no local branch, no combiner, no
+      dropout): the summary, linearly projected to ``d_model`` when ``summary_out_dim``
+      differs, is the output of every frame.
+
+    With ``nhead > 1`` every layer of f and s is block-diagonal (one weight per chunk of
+    features); the combiner stays dense. Biases start at zero. Dropout "on the
+    concatenation" is applied to the local and summary parts separately; the summary gets
+    one dropout mask per utterance, since it is one vector per utterance.
+
+    During training with gradients enabled and ``recompute`` True, the layer is recomputed
+    in the backward pass (``torch.utils.checkpoint``): only its input and the dropout masks
+    (bool, drawn before, so recomputing draws nothing) stay in memory, at the price of one
+    more forward pass of this cheap layer. That keeps its training memory below that of
+    multi-head self-attention, whose flash kernels also keep only O(T) tensors.
+
+    Arguments
+    ---------
+    d_model : int
+        Input and output size.
+    nhead : int
+        Number of parallel blocks of f and s.
+    local_proj_hid_dim : sequence of int, optional
+        Hidden sizes of f (default: ``[d_model]``).
+    local_proj_out_dim : int, optional
+        Output size of f (default: ``d_model``).
+    summary_hid_dim : sequence of int, optional
+        Hidden sizes of s (default: ``[d_model]``).
+    summary_out_dim : int, optional
+        Output size of s (default: ``d_model``).
+    activation : type
+        Activation class used after every linear layer and in the combiner.
+    mode : str
+        One of ``"SummaryMixing"``, ``"SummaryMixing-lite"``, ``"SummaryMixing-fast"``.
+    dropout : float
+        Dropout on the input of the combiner.
+    recompute : bool
+        Recompute activations in the backward pass instead of storing them.
+
+    Example
+    -------
+    >>> layer = SummaryMixing(d_model=8, nhead=2)
+    >>> layer(torch.rand(2, 5, 8)).shape
+    torch.Size([2, 5, 8])
+    >>> mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    >>> layer(torch.rand(2, 5, 8), mask).shape
+    torch.Size([2, 5, 8])
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int = 1,
+        local_proj_hid_dim: Optional[Sequence[int]] = None,
+        local_proj_out_dim: Optional[int] = None,
+        summary_hid_dim: Optional[Sequence[int]] = None,
+        summary_out_dim: Optional[int] = None,
+        activation: type = nn.GELU,
+        mode: str = "SummaryMixing",
+        dropout: float = 0.1,
+        recompute: bool = True,
+    ):
+        super().__init__()
+        if mode not in MODES:
+            raise ValueError(f"SummaryMixing: unknown mode {mode!r}; use one of {MODES}")
+        if isinstance(local_proj_hid_dim, int) or isinstance(summary_hid_dim, int):
+            raise TypeError("SummaryMixing: hidden sizes are lists, e.g. local_proj_hid_dim=[512]")
+        self.nhead = nhead
+        self.recompute = recompute
+        self.dropout = dropout
+        self.local_out = local_proj_out_dim or d_model
+        summary_out = summary_out_dim or d_model
+        local_hid = [d_model] if local_proj_hid_dim is None else list(local_proj_hid_dim)
+        summary_hid = [d_model] if summary_hid_dim is None else list(summary_hid_dim)
+        if mode == "SummaryMixing-fast":
+            local_hid, summary_hid = [], []
+        local_sizes = local_hid + [self.local_out]
+        summary_sizes = summary_hid + [summary_out]
+        for size in [d_model] + local_sizes + summary_sizes:
+            if size % nhead:
+                raise ValueError(
+                    f"SummaryMixing: every layer size must be divisible by nhead={nhead}; got {size}"
+                )
+        self.lite = mode == "SummaryMixing-lite"
+        # The first layers of f and s read the same input: one fused product whose output
+        # holds, per head, [local chunk ; summary chunk].
+        self.local_split = 0 if self.lite else local_sizes[0] // nhead
+        first_out = summary_sizes[0] + (0 if self.lite else local_sizes[0])
+        self.first = ParallelLinear(d_model, first_out, nhead)
+        self.summary_layers = parallel_layers(summary_sizes, nhead)
+        self.summary_norm = nn.LayerNorm(summary_out)
+        self.summary_out = summary_out
+        self.act = activation()
+        if self.lite:
+            self.out_proj = nn.Linear(summary_out, d_model) if summary_out != d_model else None
+            if self.out_proj is not None:
+                nn.init.zeros_(self.out_proj.bias)
+        else:
+            self.local_layers = parallel_layers(local_sizes, nhead)
+            self.local_norm = nn.LayerNorm(self.local_out)
+            self.combiner = nn.Linear(self.local_out + summary_out, d_model)
+            nn.init.zeros_(self.combiner.bias)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: Optional[torch.Tensor] = None,
+        context_mask: Optional[torch.Tensor] = None,
+    ) -> torch.Tensor:
+        """Mix the frames of each utterance.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            (B, T, d_model).
+        mask : torch.Tensor, optional
+            (B, T) bool or 0/1 float, True/1 = real frame. None: every frame is real.
+        context_mask : torch.Tensor, optional
+            (T, T) 0/1: row t selects the frames averaged into the summary of frame t
+            (restricted context, e.g. chunked streaming). None: the global mean.
+
+        Returns
+        -------
+        torch.Tensor
+            (B, T, d_model). Padded frames hold unspecified values.
+        """
+        keep_local = keep_summary = None
+        if not self.lite and self.training and self.dropout > 0:
+            # Drawn here, outside the recomputed part, so that recomputing draws nothing.
+            batch, time, _ = x.shape
+            keep_local = self._keep(x, (batch, time, self.local_out))
+            keep_summary = self._keep(x, (batch, 1 if context_mask is None else time, self.summary_out))
+        if self.recompute and self.training and torch.is_grad_enabled():
+            return checkpoint(
+                self._mix, x, mask, context_mask, keep_local, keep_summary,
+                use_reentrant=False, preserve_rng_state=False,
+            )
+        return self._mix(x, mask, context_mask, keep_local, keep_summary)
+
+    def _keep(self, x: torch.Tensor, shape: tuple[int, int, int]) -> torch.Tensor:
+        """Dropout keep-mask of ``shape`` on the device of ``x``."""
+        return dropout_keep_mask(shape, self.dropout, x.device)
+
+    def _mix(
+        self,
+        x: torch.Tensor,
+        mask: Optional[torch.Tensor],
+        context_mask: Optional[torch.Tensor],
+        keep_local: Optional[torch.Tensor],
+        keep_summary: Optional[torch.Tensor],
+    ) -> torch.Tensor:
+        """The whole layer; see :meth:`forward`. ``keep_*``: dropout masks or None."""
+        batch, time, _ = x.shape
+        hidden = self.act(self.first(to_heads(x, self.nhead)))  # (H, B*T, first_out / H)
+        local, s = hidden.split([self.local_split, hidden.shape[-1] - self.local_split], dim=-1)
+        for layer in self.summary_layers:
+            s = self.act(layer(s))
+        s = self.summary_norm(self._average(s, mask, context_mask, batch))  # (B, 1 or T, S)
+
+        if self.lite:
+            if self.out_proj is not None:
+                s = self.out_proj(s)
+            return s.expand(batch, time, s.shape[-1])  # (B, T, d_model), a broadcast view
+
+        for layer in self.local_layers:
+            local = self.act(layer(local))
+        local = from_heads(local, batch)  # (B, T, L)
+        if mask is not None:
+            local = local * mask.unsqueeze(-1).to(local.dtype)
+        local = self.local_norm(local)
+
+        # W [l ; s] + b = W_l l + (W_s s + b): the summary term is one row per utterance.
+        w_local = self.combiner.weight[:, : self.local_out]  # (d_model, L)
+        w_summary = self.combiner.weight[:, self.local_out :]  # (d_model, S)
+        if keep_local is not None:  # dropout; its 1 / (1 - p) scaling is applied to the weights
+            scale = 1.0 / (1.0 - self.dropout)
+            local, s = local * keep_local, s * keep_summary
+            w_local, w_summary = w_local * scale, w_summary * scale
+        y = F.linear(local, w_local)  # (B, T, d_model)
+        y += F.linear(s, w_summary, self.combiner.bias)  # (B, 1 or T, d_model)
+        return self.act(y)
+
+    @staticmethod
+    def _average(
+        s: torch.Tensor,
+        mask: Optional[torch.Tensor],
+        context_mask: Optional[torch.Tensor],
+        batch: int,
+    ) -> torch.Tensor:
+        """Masked mean over time of head-major features.
+
+        Arguments
+        ---------
+        s : torch.Tensor
+            (H, B * T, S / H).
+        mask : torch.Tensor, optional
+            (B, T), True/1 = real frame.
+        context_mask : torch.Tensor, optional
+            (T, T) 0/1, row t = frames averaged for frame t.
+        batch : int
+            B.
+
+        Returns
+        -------
+        torch.Tensor
+            (B, 1, S) for the global mean, (B, T, S) with a context mask.
+        """
+        nhead, frames, chunk = s.shape
+        time = frames // batch
+        s = s.reshape(nhead, batch, time, chunk)  # (H, B, T, S/H)
+        if mask is None:
+            weights = s.new_ones(batch, time)
+        else:
+            weights = mask.to(s.dtype)  # (B, T)
+        if context_mask is None:
+            weights = weights / weights.sum(dim=1, keepdim=True)  # (B, T)
+            weights = weights.expand(nhead, batch, time).reshape(nhead * batch, 1, time)  # (H*B, 1, T)
+            mean = torch.bmm(weights, s.reshape(nhead * batch, time, chunk))  # (H*B, 1, S/H)
+            mean = mean.view(nhead, batch, chunk).transpose(0, 1)  # (B, H, S/H)
+            return mean.reshape(batch, 1, nhead * chunk)  # (B, 1, S)
+        weights = context_mask.to(s.dtype).unsqueeze(0) * weights.unsqueeze(1)  # (B, T, T)
+        weights = weights / weights.sum(dim=2, keepdim=True).clamp(min=1.0)
+        mean = torch.einsum("hbtc,bqt->bqhc", s, weights)  # (B, T, H, S/H)
+        return mean.reshape(batch, time, nhead * chunk)  # (B, T, S)

@@ -1,0 +1,63 @@
+#!/usr/bin/env python3
+"""Multilingual wav2vec 2.0 pretraining on unlabelled Common Voice (or the mini corpus).
+
+Pretrains a SummaryMixing (or MHSA) Conformer with the wav2vec 2.0 objective on the train
+clips of every language in ``languages`` pooled together, and validates on their dev clips
+pooled. Every checkpoint in
+``<output_folder>/save`` holds the encoder for fine-tuning, probing and distillation:
+``efficient_ssl.models.load_pretrained_encoder("<output_folder>/save")``.
+
+Usage:
+    python train.py hparams/wav2vec2_mini.yaml --data_folder data/mini/CommonVoice
+    python train.py hparams/wav2vec2_base.yaml --data_folder /data/CommonVoice --languages=[cy,eu,fr]
+"""
+
+import sys
+
+import speechbrain as sb
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.utils.distributed import run_on_main
+
+from efficient_ssl.brains.pretrain import PretrainBrain
+from efficient_ssl.data import dataio_prepare, prepare_common_voice
+
+
+def main() -> None:
+    hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
+    sb.utils.distributed.ddp_init_group(run_opts)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    run_on_main(
+        prepare_common_voice,
+        kwargs={
+            "data_folder": hparams["data_folder"],
+            "save_folder": hparams["save_folder"],
+            "languages": hparams["languages"],
+            "splits": hparams["splits"],
+            "combine": True,
+        },
+    )
+    data = dataio_prepare(hparams)
+    brain = PretrainBrain(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    brain.fit(
+        hparams["epoch_counter"],
+        data.train,
+        data.valid,
+        train_loader_kwargs=data.train_loader_kwargs,
+        valid_loader_kwargs=data.valid_loader_kwargs,
+    )
+
+
+if __name__ == "__main__":
+    main()

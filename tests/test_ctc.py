@@ -1,0 +1,100 @@
+"""CTC Brain: overfits a handful of synthesised utterances; the recipe runs and resumes."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import speechbrain as sb
+import torch
+from speechbrain.nnet.linear import Linear
+
+from efficient_ssl.brains.ctc import CTCBrain, ctc_text_pipeline
+from efficient_ssl.data import make_dataset, make_loader_kwargs, prepare_librispeech
+from efficient_ssl.data.tokens import CharTokenizer, manifest_texts
+from efficient_ssl.models import PretrainedEncoder
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "LibriSpeech" / "finetune"
+
+
+@pytest.fixture(scope="module")
+def manifests(tiny_corpus, tmp_path_factory):
+    save = tmp_path_factory.mktemp("ctc_manifests")
+    return prepare_librispeech(tiny_corpus / "LibriSpeech", save)
+
+
+def _tiny_brain(tokenizer, save_folder):
+    torch.manual_seed(0)
+    encoder = PretrainedEncoder(
+        "mel_cnn",
+        {"num_layers": 2, "d_model": 96, "nhead": 2, "d_ffn": 192, "kernel_size": 7, "dropout": 0.0},
+        frontend_kwargs={"channels": 96},
+        input_dropout=0.0,
+    )
+    head = Linear(input_size=96, n_neurons=tokenizer.vocab_size)
+    hparams = {
+        "tokenizer": tokenizer,
+        "freeze_encoder": False,
+        "wav_augment": None,
+        "encoder_opt_class": lambda p: torch.optim.Adam(p, lr=3e-3),
+        "head_opt_class": lambda p: torch.optim.Adam(p, lr=3e-3),
+        "epoch_counter": sb.utils.epoch_loop.EpochCounter(1),
+        "train_logger": sb.utils.train_logger.FileTrainLogger(save_folder / "log.txt"),
+        "test_wer_file": save_folder / "wer.txt",
+    }
+    checkpointer = sb.utils.checkpoints.Checkpointer(save_folder / "ckpt", {"encoder": encoder, "head": head})
+    return CTCBrain(
+        modules={"encoder": encoder, "ctc_head": head},
+        hparams=hparams,
+        run_opts={"device": "cpu"},
+        checkpointer=checkpointer,
+    )
+
+
+def test_ctc_brain_overfits_a_handful_of_utterances(tiny_corpus, manifests, tmp_path):
+    tokenizer = CharTokenizer.from_texts(manifest_texts(manifests["train-clean-100"]))
+    dataset = make_dataset(
+        manifests["train-clean-100"],
+        tiny_corpus / "LibriSpeech",
+        output_keys=["id", "sig", "wrd", "tokens"],
+        dynamic_items=[ctc_text_pipeline(tokenizer)],
+    )
+    few = dataset.filtered_sorted(select_n=4)
+    brain = _tiny_brain(tokenizer, tmp_path)
+    brain.on_fit_start()
+    batch = next(iter(sb.dataio.dataloader.make_dataloader(few, **make_loader_kwargs(few, batch_size=4))))
+    losses = [brain.fit_batch(batch).item() for _ in range(120)]
+    assert losses[-1] < 0.2 * losses[0]
+
+    brain.on_stage_start(sb.Stage.TEST)
+    brain.modules.eval()
+    brain.evaluate_batch(batch, sb.Stage.TEST)
+    assert brain.cer_metric.summarize("error_rate") < 15.0
+
+
+def test_recipe_runs_one_epoch_and_resumes(tiny_corpus, tmp_path):
+    out = tmp_path / "exp"
+    cmd = [
+        sys.executable,
+        str(RECIPE / "train.py"),
+        str(RECIPE / "hparams" / "scratch_mini.yaml"),
+        f"--data_folder={tiny_corpus / 'LibriSpeech'}",
+        f"--output_folder={out}",
+        "--number_of_epochs=1",
+        "--num_layers=1",
+        "--d_model=32",
+        "--frontend_channels=32",
+        "--d_ffn=64",
+    ]
+    first = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "test-clean: WER" in first.stdout and "CER" in first.stdout
+    assert list((out / "save").glob("CKPT+*"))
+    assert (out / "save" / "tokenizer.json").is_file()
+
+    # Started again, the run finds its finished checkpoint and trains no further epoch.
+    second = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "Going into epoch" not in second.stderr + second.stdout
+    assert "test-clean: WER" in second.stdout
