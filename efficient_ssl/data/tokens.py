@@ -54,9 +54,13 @@ class CharTokenizer:
         self.blank_index = 0
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str]) -> "CharTokenizer":
-        """Builds the vocabulary from every character seen in ``texts`` (sorted)."""
-        chars: set[str] = set()
+    def from_texts(cls, texts: Iterable[str], base_chars: str = "") -> "CharTokenizer":
+        """Builds the vocabulary from ``base_chars`` and every character seen in ``texts`` (sorted).
+
+        ``base_chars`` (e.g. the alphabet) guards against a character that the training text
+        happens to lack but a test sentence holds.
+        """
+        chars: set[str] = set(base_chars)
         for text in texts:
             chars.update(text)
         return cls(sorted(chars))
@@ -96,10 +100,12 @@ class CharTokenizer:
         return cls(data["symbols"][1:])
 
     @classmethod
-    def load_or_create(cls, path: str | os.PathLike, texts: Iterable[str]) -> "CharTokenizer":
-        """Loads ``path`` if it exists, else builds from ``texts`` and saves it there."""
+    def load_or_create(
+        cls, path: str | os.PathLike, texts: Iterable[str], base_chars: str = ""
+    ) -> "CharTokenizer":
+        """Loads ``path`` if it exists, else builds from ``texts`` + ``base_chars`` and saves it there."""
         if Path(path).exists():
             return cls.load(path)
-        tok = cls.from_texts(texts)
+        tok = cls.from_texts(texts, base_chars)
         tok.save(path)
         return tok

@@ -45,7 +45,11 @@ def main() -> None:
     tokenizer_file = Path(hparams["save_folder"]) / "tokenizer.json"
     run_on_main(
         CharTokenizer.load_or_create,
-        kwargs={"path": tokenizer_file, "texts": manifest_texts(hparams["train_csv"])},
+        kwargs={
+            "path": tokenizer_file,
+            "texts": manifest_texts(hparams["train_csv"]),
+            "base_chars": hparams["base_characters"],
+        },
     )
     tokenizer = CharTokenizer.load(tokenizer_file)
     hparams["tokenizer"] = tokenizer
