@@ -14,7 +14,7 @@ Hparams read by the Brain (declare them in the recipe YAML):
     encoder_opt_class  optimiser factory for the encoder (ignored when freeze_encoder)
     head_opt_class     optimiser factory for every other trainable module
     freeze_encoder     bool: keep the encoder fixed (eval mode, no gradient)
-    lr_annealing_encoder, lr_annealing_head   per-epoch schedulers (speechbrain NewBob-style) or null
+    lr_annealing_encoder, lr_annealing_head   per-epoch schedulers on the valid loss (NewBob) or null
     wav_augment        a speechbrain Augmenter applied to training waveforms, or null
     epoch_counter, train_logger, test_wer_file
 """
@@ -95,8 +95,8 @@ class CTCBrain(Brain):
             for name, opt in self.optimizers_dict.items():
                 scheduler = getattr(self.hparams, f"lr_annealing_{name}", None)
                 lrs[f"lr_{name}"] = opt.param_groups[0]["lr"]
-                if scheduler is not None:
-                    _, new_lr = scheduler(stats["CER"])
+                if scheduler is not None:  # on the valid loss: CER sits at 100% on the CTC plateau
+                    _, new_lr = scheduler(stats["loss"])
                     update_learning_rate(opt, new_lr)
             self.hparams.train_logger.log_stats(
                 stats_meta={"epoch": epoch, **lrs},
