@@ -1,5 +1,6 @@
 """CTC Brain: overfits a handful of synthesised utterances; the recipe runs and resumes."""
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -73,13 +74,19 @@ def test_ctc_brain_overfits_a_handful_of_utterances(tiny_corpus, manifests, tmp_
     assert brain.cer_metric.summarize("error_rate") < 15.0
 
 
-def test_recipe_runs_one_epoch_and_resumes(tiny_corpus, tmp_path):
+def test_recipe_skips_corrupted_audio_runs_one_epoch_and_resumes(tiny_corpus, tmp_path):
+    # A copy of the corpus with two broken training files: both are reported, training goes on.
+    data = tmp_path / "LibriSpeech"
+    shutil.copytree(tiny_corpus / "LibriSpeech", data)
+    flacs = sorted((data / "train-clean-100").rglob("*.flac"))
+    flacs[0].write_bytes(b"not a flac file")
+    flacs[1].write_bytes(flacs[1].read_bytes()[:200])  # truncated
     out = tmp_path / "exp"
     cmd = [
         sys.executable,
         str(RECIPE / "train.py"),
         str(RECIPE / "hparams" / "scratch_mini.yaml"),
-        f"--data_folder={tiny_corpus / 'LibriSpeech'}",
+        f"--data_folder={data}",
         f"--output_folder={out}",
         "--number_of_epochs=1",
         "--num_layers=1",
@@ -92,6 +99,8 @@ def test_recipe_runs_one_epoch_and_resumes(tiny_corpus, tmp_path):
     assert "test-clean: WER" in first.stdout and "CER" in first.stdout
     assert list((out / "save").glob("CKPT+*"))
     assert (out / "save" / "tokenizer.json").is_file()
+    skipped = (out / "save" / "train-clean-100_skipped.csv").read_text()
+    assert flacs[0].stem in skipped and flacs[1].stem in skipped
 
     # Started again, the run finds its finished checkpoint and trains no further epoch.
     second = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
