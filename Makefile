@@ -10,6 +10,9 @@ STAMP  := $(VENV)/.installed
 DATA   ?= data/mini
 SIZE   ?= small
 SEED   ?= 1234
+# Extra recipe overrides, e.g. make mini ARGS="--number_of_epochs=2"
+ARGS   ?=
+OUT    ?= results/mini/scratch_ctc
 
 .PHONY: setup mini test test-all clean-venv
 
@@ -24,7 +27,7 @@ $(STAMP): setup.py tools/fix_torchaudio.py
 mini: $(STAMP)
 	$(PY) tools/synthesize_corpus.py --output $(DATA) --size $(SIZE) --seed $(SEED)
 	$(PY) recipes/LibriSpeech/finetune/train.py recipes/LibriSpeech/finetune/hparams/scratch_mini.yaml \
-		--data_folder $(DATA)/LibriSpeech --output_folder results/mini/scratch_ctc
+		--data_folder $(DATA)/LibriSpeech --output_folder $(OUT) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest

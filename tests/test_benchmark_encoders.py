@@ -7,6 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MIXERS = {"SummaryMixing", "regularMHA", "speechbrain_mha"}
+FULL_STEPS = {"regularMHA_w2v2", "speechbrain_w2v2"}
 
 
 def test_quick_benchmark_writes_records_and_plot(tmp_path):
@@ -16,13 +17,32 @@ def test_quick_benchmark_writes_records_and_plot(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     records = json.loads((tmp_path / "benchmark_encoders.json").read_text())
-    assert {r["mixer"] for r in records} == MIXERS
-    assert sorted({r["seconds"] for r in records}) == [1, 2]
+    assert {r["mixer"] for r in records} == MIXERS | FULL_STEPS
+    assert sorted({r["seconds"] for r in records}) == [1.5, 3]
     for record in records:
         assert record["step_time_s"] > 0 and record["peak_mem_mb"] > 0 and record["flops"] > 0
         assert len(record["step_times_s"]) == 1
+        assert "flops_include_sdpa" not in record
     by_key = {(r["mixer"], r["seconds"]): r for r in records}
-    for mixer in MIXERS:  # longer utterances cost more compute
-        assert by_key[(mixer, 2)]["flops"] > by_key[(mixer, 1)]["flops"]
+    for model in MIXERS | FULL_STEPS:  # longer utterances cost more compute
+        assert by_key[(model, 3)]["flops"] > by_key[(model, 1.5)]["flops"]
+    for seconds in (1.5, 3):
+        # The same computation, attention counted whichever kernel runs it (SDPA on CPU included).
+        sdpa, materialised = by_key[("regularMHA", seconds)], by_key[("speechbrain_mha", seconds)]
+        assert abs(sdpa["flops"] / materialised["flops"] - 1) < 0.02
+        # Both full steps are one configuration: same parameters, nearly the same FLOPs
+        # (their span masks mask different numbers of frames).
+        ours, speechbrain = by_key[("regularMHA_w2v2", seconds)], by_key[("speechbrain_w2v2", seconds)]
+        assert ours["params"] == speechbrain["params"]
+        assert abs(ours["flops"] / speechbrain["flops"] - 1) < 0.05
+        assert ours["flops"] > sdpa["flops"]  # the pretraining heads on top of the encoder
     assert (tmp_path / "benchmark_encoders.png").stat().st_size > 0
-    assert "Goals:" in result.stdout and "x MHA" in result.stdout
+    assert "Goals:" in result.stdout and "x ref" in result.stdout
+    assert "regularMHA_w2v2 / speechbrain_w2v2" in result.stdout
+
+
+def test_too_short_utterances_are_refused_with_a_reason(tmp_path):
+    command = [sys.executable, str(ROOT / "tools" / "benchmark_encoders.py"), "--output", str(tmp_path)]
+    result = subprocess.run(command + ["--seconds", "1"], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "--seconds >= 1.2" in result.stderr

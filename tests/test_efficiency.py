@@ -71,6 +71,27 @@ def test_linear_flops_backward_adds_twice_the_forward():
     assert count_flops(lambda: layer(frozen_input).sum().backward()) == 2 * forward
 
 
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_cpu_sdpa_flops_match_explicit_matmul_attention(with_mask):
+    batch, heads, time, head_dim = 2, 4, 12, 8
+    q, k, v = (torch.rand(batch, heads, time, head_dim, requires_grad=True) for _ in range(3))
+    mask = torch.ones(batch, 1, 1, time, dtype=torch.bool) if with_mask else None
+
+    def sdpa():
+        return torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+
+    def explicit():
+        scores = q @ k.transpose(-2, -1) / head_dim**0.5  # (B, H, T, T)
+        return scores.softmax(dim=-1) @ v  # (B, H, T, D)
+
+    torch.testing.assert_close(sdpa(), explicit())
+    forward = count_flops(sdpa)
+    assert forward == count_flops(explicit) == 4 * batch * heads * time * time * head_dim
+    # The backward recomputes the scores (one more product) and computes four gradients.
+    both = count_flops(lambda: sdpa().sum().backward())
+    explicit_both = count_flops(lambda: explicit().sum().backward())
+    assert both == explicit_both + forward // 2
+
 def test_flop_counter_by_module_parents_sum_children():
     model = make_mlp(32)
     with FlopCounter() as counter:

@@ -8,6 +8,15 @@ and their backward, and scaled dot-product attention (all kernels, flash
 included). A multiply-add counts as 2 FLOPs, so ``macs = flops // 2``
 throughout this project (papers quoting "GMACs" divide our FLOPs by two).
 
+torch's registry lacks the CPU flash-attention kernel that
+``scaled_dot_product_attention`` runs on CPU
+(``aten._scaled_dot_product_flash_attention_for_cpu`` and its backward), so
+:data:`CPU_SDPA_FLOP_FORMULAS` adds them with torch's own SDPA formulas
+(``sdpa_flop_count``: 4*B*H*T*S*D forward, as the explicit
+``softmax(q @ k^T) @ v``; ``sdpa_backward_flop_count``: the backward, which
+recomputes the scores). They are passed to every counter as its
+``custom_mapping``, so torch's global registry is left untouched.
+
 Not counted: elementwise and reduction operators (activations, additions,
 bias, normalisation, softmax outside SDPA, pooling, FFT, STFT). For the
 encoders of this project matrix products dominate, so this is the standard
@@ -19,7 +28,94 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import (
+    FlopCounterMode,
+    sdpa_backward_flop_count,
+    sdpa_flop_count,
+)
+
+aten = torch.ops.aten
+
+
+def cpu_sdpa_flop(
+    query_shape: torch.Size,
+    key_shape: torch.Size,
+    value_shape: torch.Size,
+    *args: Any,
+    out_shape: Any = None,
+    **kwargs: Any,
+) -> int:
+    """FLOPs of ``aten._scaled_dot_product_flash_attention_for_cpu`` (no causal discount).
+
+    Arguments
+    ---------
+    query_shape : torch.Size
+        (B, H, T, D).
+    key_shape : torch.Size
+        (B, H_kv, S, D).
+    value_shape : torch.Size
+        (B, H_kv, S, D_v).
+    *args, out_shape, **kwargs
+        The operator's other arguments and output shapes, unused.
+
+    Returns
+    -------
+    int
+        ``2*B*H*T*S*D + 2*B*H*T*S*D_v``.
+
+    Example
+    -------
+    >>> cpu_sdpa_flop(torch.Size([2, 4, 10, 8]), torch.Size([2, 4, 10, 8]), torch.Size([2, 4, 10, 8]))
+    25600
+    """
+    del args, out_shape, kwargs
+    return sdpa_flop_count(query_shape, key_shape, value_shape)
+
+
+def cpu_sdpa_backward_flop(
+    grad_out_shape: torch.Size,
+    query_shape: torch.Size,
+    key_shape: torch.Size,
+    value_shape: torch.Size,
+    *args: Any,
+    out_shape: Any = None,
+    **kwargs: Any,
+) -> int:
+    """FLOPs of ``aten._scaled_dot_product_flash_attention_for_cpu_backward``.
+
+    Arguments
+    ---------
+    grad_out_shape : torch.Size
+        (B, H, T, D_v).
+    query_shape : torch.Size
+        (B, H, T, D).
+    key_shape : torch.Size
+        (B, H_kv, S, D).
+    value_shape : torch.Size
+        (B, H_kv, S, D_v).
+    *args, out_shape, **kwargs
+        The operator's other arguments and output shapes, unused.
+
+    Returns
+    -------
+    int
+        Five (B*H, T, S)-sized products: the recomputed scores and the four gradients
+        (``10*B*H*T*S*D`` when all head sizes are D).
+
+    Example
+    -------
+    >>> shape = torch.Size([2, 4, 10, 8])
+    >>> cpu_sdpa_backward_flop(shape, shape, shape, shape)
+    64000
+    """
+    del args, out_shape, kwargs
+    return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
+
+
+CPU_SDPA_FLOP_FORMULAS = {
+    aten._scaled_dot_product_flash_attention_for_cpu: cpu_sdpa_flop,
+    aten._scaled_dot_product_flash_attention_for_cpu_backward: cpu_sdpa_backward_flop,
+}
 
 
 def count_parameters(module: torch.nn.Module, trainable_only: bool = False) -> int:
@@ -80,7 +176,7 @@ class FlopCounter:
     """
 
     def __init__(self) -> None:
-        self._mode = FlopCounterMode(display=False)
+        self._mode = FlopCounterMode(display=False, custom_mapping=CPU_SDPA_FLOP_FORMULAS)
         self.flops = 0
 
     def __enter__(self) -> "FlopCounter":
