@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Mapping, NamedTuple, Optional, Union
 
 import ruamel.yaml
+import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
 from hyperpyyaml.core import recursive_update
 
@@ -35,9 +36,8 @@ Overrides = Optional[Union[str, Mapping]]
 class Variant(NamedTuple):
     """A variant YAML flattened to its root base and one set of overrides.
 
-    ``sb.create_experiment_directory(hyperparams_to_save=str(variant.base_file),
-    overrides=variant.overrides)`` writes the fully resolved YAML of the run to
-    ``<output_folder>/hyperparams.yaml``.
+    :func:`create_experiment_directory` hands both to speechbrain, which writes the fully
+    resolved YAML of the run to ``<output_folder>/hyperparams.yaml``.
     """
 
     base_file: Path
@@ -152,3 +152,17 @@ def _read(path: Path) -> ruamel.yaml.comments.CommentedMap:
     if not isinstance(tree, Mapping):
         raise ValueError(f"{path}: a recipe YAML must be a mapping of keys at its top level")
     return tree
+
+
+def create_experiment_directory(hparams_file: Union[str, Path], overrides: Overrides, hparams: dict) -> None:
+    """speechbrain's ``create_experiment_directory`` for a (possibly variant) recipe YAML.
+
+    The output folder's ``hyperparams.yaml`` is the root base with every variant key and
+    command-line override applied, so ``load_hparams`` on it reproduces the run.
+    """
+    variant = resolve_variant(hparams_file, overrides)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=str(variant.base_file),
+        overrides=variant.overrides,
+    )

@@ -21,7 +21,6 @@ Hparams read by the Brain (declare them in the recipe YAML):
 
 from __future__ import annotations
 
-import logging
 import speechbrain as sb
 import torch
 from speechbrain.decoders.ctc import ctc_greedy_decode
@@ -29,8 +28,6 @@ from speechbrain.nnet.schedulers import update_learning_rate
 from speechbrain.utils.metric_stats import ErrorRateStats
 
 from efficient_ssl.brains.base import Brain
-
-logger = logging.getLogger(__name__)
 
 
 class CTCBrain(Brain):

@@ -19,20 +19,14 @@ from speechbrain.utils.distributed import run_on_main
 
 from efficient_ssl.brains.pretrain import PretrainBrain
 from efficient_ssl.data import dataio_prepare, prepare_common_voice
-from efficient_ssl.hparams import load_hparams, resolve_variant
+from efficient_ssl.hparams import create_experiment_directory, load_hparams
 
 
 def main() -> None:
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     sb.utils.distributed.ddp_init_group(run_opts)
     hparams = load_hparams(hparams_file, overrides)
-    # hyperparams.yaml in the output folder: the root base with every variant key and override applied.
-    variant = resolve_variant(hparams_file, overrides)
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=str(variant.base_file),
-        overrides=variant.overrides,
-    )
+    create_experiment_directory(hparams_file, overrides, hparams)
     run_on_main(
         prepare_common_voice,
         kwargs={

@@ -9,7 +9,6 @@ Usage:
     python train.py hparams/scratch_mini.yaml --data_folder data/mini/LibriSpeech
 """
 
-import logging
 import sys
 from pathlib import Path
 
@@ -19,22 +18,15 @@ from speechbrain.utils.distributed import run_on_main
 from efficient_ssl.brains.ctc import CTCBrain, ctc_text_pipeline
 from efficient_ssl.data import dataio_prepare, prepare_librispeech
 from efficient_ssl.data.tokens import CharTokenizer, manifest_texts
-from efficient_ssl.hparams import load_hparams, resolve_variant
+from efficient_ssl.hparams import create_experiment_directory, load_hparams
 
-logger = logging.getLogger(__name__)
 
 
 def main() -> None:
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
     sb.utils.distributed.ddp_init_group(run_opts)
     hparams = load_hparams(hparams_file, overrides)
-    # hyperparams.yaml in the output folder: the root base with every variant key and override applied.
-    variant = resolve_variant(hparams_file, overrides)
-    sb.create_experiment_directory(
-        experiment_directory=hparams["output_folder"],
-        hyperparams_to_save=str(variant.base_file),
-        overrides=variant.overrides,
-    )
+    create_experiment_directory(hparams_file, overrides, hparams)
     run_on_main(
         prepare_librispeech,
         kwargs={
