@@ -1,5 +1,6 @@
 """CTC Brain: overfits a handful of synthesised utterances; the recipe runs and resumes."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -8,12 +9,11 @@ from pathlib import Path
 import pytest
 import speechbrain as sb
 import torch
-from speechbrain.nnet.linear import Linear
 
 from efficient_ssl.brains.ctc import CTCBrain, ctc_text_pipeline
 from efficient_ssl.data import make_dataset, make_loader_kwargs, prepare_librispeech
 from efficient_ssl.data.tokens import CharTokenizer, manifest_texts
-from efficient_ssl.models import PretrainedEncoder
+from efficient_ssl.models import CTCModel, PretrainedEncoder
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "LibriSpeech" / "finetune"
@@ -33,10 +33,11 @@ def _tiny_brain(tokenizer, save_folder):
         frontend_kwargs={"channels": 96},
         input_dropout=0.0,
     )
-    head = Linear(input_size=96, n_neurons=tokenizer.vocab_size)
+    model = CTCModel(encoder, tokenizer.vocab_size)
     hparams = {
         "tokenizer": tokenizer,
         "freeze_encoder": False,
+        "decoder": "greedy",
         "wav_augment": None,
         "encoder_opt_class": lambda p: torch.optim.Adam(p, lr=3e-3),
         "head_opt_class": lambda p: torch.optim.Adam(p, lr=3e-3),
@@ -44,9 +45,9 @@ def _tiny_brain(tokenizer, save_folder):
         "train_logger": sb.utils.train_logger.FileTrainLogger(save_folder / "log.txt"),
         "test_wer_file": save_folder / "wer.txt",
     }
-    checkpointer = sb.utils.checkpoints.Checkpointer(save_folder / "ckpt", {"encoder": encoder, "head": head})
+    checkpointer = sb.utils.checkpoints.Checkpointer(save_folder / "ckpt", {"model": model})
     return CTCBrain(
-        modules={"encoder": encoder, "ctc_head": head},
+        modules={"model": model},
         hparams=hparams,
         run_opts={"device": "cpu"},
         checkpointer=checkpointer,
@@ -99,6 +100,8 @@ def test_recipe_skips_corrupted_audio_runs_one_epoch_and_resumes(tiny_corpus, tm
     assert "test-clean: WER" in first.stdout and "CER" in first.stdout
     assert list((out / "save").glob("CKPT+*"))
     assert (out / "save" / "tokenizer.json").is_file()
+    assert (out / "model" / "ctc_model.ckpt").is_file() and (out / "model" / "tokenizer.json").is_file()
+    assert "WER" in json.loads((out / "results.json").read_text())["test-clean"]
     skipped = (out / "save" / "train-clean-100_skipped.csv").read_text()
     assert flacs[0].stem in skipped and flacs[1].stem in skipped
 

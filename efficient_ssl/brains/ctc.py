@@ -1,92 +1,133 @@
 """CTC speech recognition Brain: fine-tuning of an SSL encoder, or training from scratch.
 
-The Brain is agnostic of the encoder. ``modules.encoder`` is any module with the project's
-encoder interface::
-
-    out, hidden_states, mask = encoder(wavs, wav_lens)
-    # wavs (B, S) float, wav_lens (B,) relative lengths in [0, 1]
-    # out (B, T, D); hidden_states list of (B, T, D); mask (B, T) bool, True = real frame
-
-and ``modules.ctc_head`` maps ``out`` to ``(B, T, vocab)`` logits.
+``modules.model`` is a :class:`efficient_ssl.models.CTCModel` (waveform -> [downsampler] ->
+encoder -> CTC head(s)); its ``encoder`` gets its own optimiser and learning rate.
 
 Hparams read by the Brain (declare them in the recipe YAML):
-    tokenizer          object with encode / decode / blank_index (efficient_ssl.data.tokens)
+    tokenizer          object with encode / decode / blank_index / vocab_list (efficient_ssl.data.tokens)
     encoder_opt_class  optimiser factory for the encoder (ignored when freeze_encoder)
-    head_opt_class     optimiser factory for every other trainable module
+    head_opt_class     optimiser factory for every other trainable parameter (heads, downsampler)
     freeze_encoder     bool: keep the encoder fixed (eval mode, no gradient)
     lr_annealing_encoder, lr_annealing_head   per-epoch schedulers on the valid loss (NewBob) or null
     wav_augment        a speechbrain Augmenter applied to training waveforms, or null
+    decoder            "greedy" or "beam" (speechbrain's CTCBeamSearcher, ``beam_size`` beams)
     epoch_counter, train_logger, test_wer_file
+
+:func:`train_and_test` is the body every CTC recipe shares: fit, test each set with its cost,
+write ``results.json`` and export the best model for ``transcribe``.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import shutil
+from pathlib import Path
+
 import speechbrain as sb
 import torch
-from speechbrain.decoders.ctc import ctc_greedy_decode
+from speechbrain.decoders.ctc import CTCBeamSearcher, ctc_greedy_decode
 from speechbrain.nnet.schedulers import update_learning_rate
 from speechbrain.utils.metric_stats import ErrorRateStats
 
 from efficient_ssl.brains.base import Brain
 
+logger = logging.getLogger(__name__)
+
 
 class CTCBrain(Brain):
-    """Trains ``encoder`` + ``ctc_head`` with CTC; reports WER and CER on valid / test.
+    """Trains ``modules.model`` (a CTCModel) with CTC; reports WER and CER on valid / test.
 
     The training batch needs ``sig`` (waveforms), ``tokens`` (padded token ids) and ``wrd``
-    (reference text); see :func:`efficient_ssl.brains.ctc.ctc_text_pipeline`.
+    (reference text); see :func:`efficient_ssl.brains.ctc.ctc_text_pipeline`. With early-exit
+    heads the loss is the mean of every exit's CTC loss. Utterances whose transcript needs more
+    CTC frames than the model gives them (too strong downsampling) are counted, named in the
+    log and left out of the loss, and ``too_short`` appears in the epoch's train stats.
     """
 
     def compute_forward(self, batch, stage):
-        """Returns CTC log-probabilities (B, T, vocab) and relative output lengths (B,)."""
+        """Returns the model's CTCOutput (logits per exit, frame mask, exit layers)."""
         batch = batch.to(self.device)
         wavs, wav_lens = batch.sig
         if stage == sb.Stage.TRAIN and self.hparams.wav_augment is not None:
             wavs, wav_lens = self.hparams.wav_augment(wavs, wav_lens)
-        if self.hparams.freeze_encoder:
-            with torch.no_grad():
-                out, _, mask = self.modules.encoder(wavs, wav_lens)
-        else:
-            out, _, mask = self.modules.encoder(wavs, wav_lens)
-        logits = self.modules.ctc_head(out)  # (B, T, vocab)
-        log_probs = logits.float().log_softmax(dim=-1)
-        out_lens = mask.sum(dim=1).float() / mask.shape[1]  # (B,) relative
-        return log_probs, out_lens
+        return self.modules.model(wavs, wav_lens)
 
     def compute_objectives(self, predictions, batch, stage):
-        """CTC loss; on valid / test also greedy decoding into the WER and CER trackers."""
-        log_probs, out_lens = predictions
+        """CTC loss (mean over exits); on valid / test also decoding into the WER and CER trackers."""
         tokens, token_lens = batch.tokens
         if stage == sb.Stage.TRAIN and self.hparams.wav_augment is not None:
             tokens = self.hparams.wav_augment.replicate_labels(tokens)
             token_lens = self.hparams.wav_augment.replicate_labels(token_lens)
-        tokenizer = self.hparams.tokenizer
-        loss = sb.nnet.losses.ctc_loss(
-            log_probs, tokens, out_lens, token_lens, blank_index=tokenizer.blank_index
-        )
+        frames = predictions.mask.sum(dim=1)  # (B,)
+        out_lens = frames.float() / predictions.mask.shape[1]
+        too_short = frames < ctc_min_frames(tokens, token_lens)
+        if too_short.any():
+            self._report_too_short(batch.id, too_short, stage)
+        blank = self.hparams.tokenizer.blank_index
+        losses = [
+            sb.nnet.losses.ctc_loss(
+                logits.float().log_softmax(dim=-1), tokens, out_lens, token_lens, blank_index=blank
+            )
+            for logits in predictions.logits
+        ]
+        loss = sum(losses) / len(losses)
         if stage != sb.Stage.TRAIN:
-            predicted = [t.split() for t in greedy_transcripts(log_probs, out_lens, tokenizer)]
+            log_probs = predictions.logits[-1].float().log_softmax(dim=-1)
+            predicted = [t.split() for t in self.decode(log_probs, out_lens)]
             target = [text.split() for text in batch.wrd]
             self.wer_metric.append(batch.id, predicted, target)
             self.cer_metric.append(batch.id, predicted, target)
+            self.exit_layers.extend(predictions.exit_layer.tolist())
         return loss
+
+    def decode(self, log_probs: torch.Tensor, out_lens: torch.Tensor) -> list[str]:
+        """Greedy or beam-search transcripts of a batch, per ``hparams.decoder``."""
+        tokenizer = self.hparams.tokenizer
+        if self.hparams.decoder == "greedy":
+            return greedy_transcripts(log_probs, out_lens, tokenizer)
+        if self.hparams.decoder != "beam":
+            raise ValueError(f"decoder={self.hparams.decoder!r}: use 'greedy' or 'beam'")
+        if getattr(self, "beam_searcher", None) is None:
+            self.beam_searcher = CTCBeamSearcher(
+                blank_index=tokenizer.blank_index,
+                vocab_list=tokenizer.vocab_list,
+                beam_size=self.hparams.beam_size,
+            )
+        hyps = self.beam_searcher(log_probs, out_lens)
+        return [" ".join(h[0].text.split()) for h in hyps]
+
+    def _report_too_short(self, ids, too_short: torch.Tensor, stage) -> None:
+        names = [i for i, short in zip(ids, too_short.tolist()) if short]
+        self.too_short += len(names)
+        logger.warning(
+            "%s: %d utterance(s) have fewer CTC frames than their transcript needs (%s); they "
+            "add nothing to the loss. Lower downsampling_factor or raise upsampling.",
+            stage.name.lower(), len(names), ", ".join(names[:5]) + (" ..." if len(names) > 5 else ""),
+        )
 
     def on_stage_start(self, stage, epoch=None):
         """Resets the error-rate trackers at the start of valid / test."""
+        self.too_short = 0
         if stage != sb.Stage.TRAIN:
             self.wer_metric = ErrorRateStats()
             self.cer_metric = ErrorRateStats(split_tokens=True)
+            self.exit_layers = []
         if self.hparams.freeze_encoder:
-            self.modules.encoder.eval()
+            self.modules.model.encoder.eval()
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs losses and error rates, anneals learning rates, checkpoints on the best CER."""
         stats = {"loss": stage_loss}
+        if self.too_short:
+            stats["too_short"] = self.too_short
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
             return
         stats["WER"] = self.wer_metric.summarize("error_rate")
         stats["CER"] = self.cer_metric.summarize("error_rate")
+        if len(self.modules.model.exits) > 1:
+            stats["mean_exit_layer"] = sum(self.exit_layers) / max(len(self.exit_layers), 1)
         if stage == sb.Stage.VALID:
             lrs = {}
             for name, opt in self.optimizers_dict.items():
@@ -112,8 +153,9 @@ class CTCBrain(Brain):
 
     def init_optimizers(self):
         """One optimiser for the encoder (unless frozen) and one for everything else."""
-        encoder_params = [p for p in self.modules.encoder.parameters() if p.requires_grad]
-        encoder_ids = {id(p) for p in self.modules.encoder.parameters()}
+        encoder = self.modules.model.encoder
+        encoder_params = [p for p in encoder.parameters() if p.requires_grad]
+        encoder_ids = {id(p) for p in encoder.parameters()}
         head_params = [
             p for p in self.modules.parameters() if p.requires_grad and id(p) not in encoder_ids
         ]
@@ -126,6 +168,94 @@ class CTCBrain(Brain):
         if self.checkpointer is not None:
             for name, opt in self.optimizers_dict.items():
                 self.checkpointer.add_recoverable(f"{name}_optimizer", opt)
+
+
+def train_and_test(hparams: dict, run_opts: dict, data, tokenizer_file: str | Path) -> dict:
+    """The body shared by the CTC recipes, after data preparation.
+
+    Builds ``hparams["model"]`` (a CTCModel factory) for the tokenizer's vocabulary, fits it,
+    tests the best checkpoint (lowest valid CER) on every test set, measures its inference cost
+    (``cost_inference_<set>.json``), writes ``results.json`` and exports the model with its
+    tokenizer to ``<output_folder>/model`` (the input of ``transcribe``).
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded recipe YAML, with ``tokenizer`` set.
+    run_opts : dict
+        From ``speechbrain.parse_arguments``.
+    data : efficient_ssl.data.DataBundle
+        From ``dataio_prepare`` with ``ctc_text_pipeline``.
+    tokenizer_file : str or Path
+        The tokenizer's file, copied beside the exported model.
+
+    Returns
+    -------
+    dict
+        ``{test set: {"WER", "CER", "macs_per_audio_s", "rtf", ...}}`` as in ``results.json``.
+    """
+    model = hparams["model"](vocab_size=hparams["tokenizer"].vocab_size)
+    hparams["checkpointer"].add_recoverable("model", model)
+    brain = CTCBrain(
+        modules={"model": model}, hparams=hparams, run_opts=run_opts, checkpointer=hparams["checkpointer"]
+    )
+    brain.fit(
+        hparams["epoch_counter"],
+        data.train,
+        data.valid,
+        train_loader_kwargs=data.train_loader_kwargs,
+        valid_loader_kwargs=data.valid_loader_kwargs,
+    )
+    output = Path(hparams["output_folder"])
+    results = {}
+    for name, test_set in data.test.items():
+        brain.hparams.test_wer_file = output / f"wer_{name}.txt"
+        brain.evaluate(test_set, min_key="CER", test_loader_kwargs=data.test_loader_kwargs[name])
+        cost = brain.measure_inference(test_set, data.test_loader_kwargs[name], name=f"inference_{name}")
+        results[name] = {
+            **{k: float(v) for k, v in brain.test_stats.items()},
+            "macs_per_audio_s": cost.macs_per_audio_s,
+            "rtf": cost.rtf,
+            "peak_mem_mb": cost.peak_mem_mb,
+            "params": cost.params,
+            "device": cost.device,
+            "num_threads": cost.num_threads,
+        }
+        print(
+            f"{name}: WER {results[name]['WER']:.2f}%  CER {results[name]['CER']:.2f}%  "
+            f"({cost.macs_per_audio_s / 1e6:.1f} MMACs per audio second, RTF {cost.rtf:.4f} on {cost.device})"
+        )
+    if sb.utils.distributed.if_main_process():
+        model_folder = model.save(output / "model")
+        shutil.copy(tokenizer_file, model_folder / Path(tokenizer_file).name)
+        (output / "results.json").write_text(json.dumps(results, indent=2))
+    return results
+
+
+def ctc_min_frames(tokens: torch.Tensor, token_lens: torch.Tensor) -> torch.Tensor:
+    """Fewest CTC frames each transcript needs: its length plus one blank per repeated token.
+
+    Arguments
+    ---------
+    tokens : torch.Tensor
+        (B, L) padded token ids.
+    token_lens : torch.Tensor
+        (B,) relative lengths.
+
+    Returns
+    -------
+    torch.Tensor
+        (B,) long.
+
+    Example
+    -------
+    >>> ctc_min_frames(torch.tensor([[1, 1, 2, 0], [3, 4, 0, 0]]), torch.tensor([0.75, 0.5]))
+    tensor([4, 2])
+    """
+    lengths = (token_lens * tokens.shape[1]).round().long()  # (B,)
+    real = torch.arange(tokens.shape[1], device=tokens.device) < lengths.unsqueeze(1)  # (B, L)
+    repeats = (tokens[:, 1:] == tokens[:, :-1]) & real[:, 1:]
+    return lengths + repeats.sum(dim=1)
 
 
 def ctc_text_pipeline(tokenizer) -> sb.utils.data_pipeline.DynamicItem:

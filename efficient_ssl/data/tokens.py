@@ -1,8 +1,9 @@
-"""Text tokenizers for CTC: characters (LibriSpeech) and, later, BPE (Common Voice).
+"""Text tokenizers for CTC: characters (LibriSpeech) and sentencepiece BPE (Common Voice).
 
 Every tokenizer has the same small interface, so a Brain never cares which one it holds:
-``encode(text) -> list[int]``, ``decode(ids) -> str``, ``vocab_size``, ``blank_index``,
-``save(path)`` / ``load(path)``.
+``encode(text) -> list[int]``, ``decode(ids) -> str``, ``vocab_size``, ``blank_index`` (0),
+``vocab_list`` (one string per id, for speechbrain's CTC beam searchers),
+``load_or_create(path, texts, ...)`` / ``load(path)``; :func:`load_tokenizer` reads either kind.
 """
 
 from __future__ import annotations
@@ -11,7 +12,10 @@ import csv
 import json
 import os
 from pathlib import Path
+import tempfile
 from typing import Iterable, Sequence
+
+import sentencepiece as spm
 
 BLANK = "<blank>"
 SPACE = " "
@@ -70,6 +74,11 @@ class CharTokenizer:
         """Number of output units of the CTC head, blank included."""
         return len(self.symbols)
 
+    @property
+    def vocab_list(self) -> list[str]:
+        """One string per id (the blank as ``<blank>``)."""
+        return list(self.symbols)
+
     def encode(self, text: str) -> list[int]:
         """Maps ``text`` to ids; unknown characters are an error naming them."""
         unknown = sorted({c for c in text if c not in self.index})
@@ -109,3 +118,125 @@ class CharTokenizer:
         tok = cls.from_texts(texts, base_chars)
         tok.save(path)
         return tok
+
+
+class SentencePieceTokenizer:
+    """Sentencepiece subwords (BPE or unigram) with the CTC blank at index 0.
+
+    Ids are sentencepiece's ids + 1, so the blank stays at 0 and the head has
+    ``sentencepiece vocabulary + 1`` outputs. The model file is sentencepiece's own ``.model``.
+
+    Arguments
+    ---------
+    model_file : str or Path
+        A sentencepiece model (as written by :meth:`train`).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> texts = ["the cat sat on the mat", "the dog sat on the log"] * 20
+    >>> path = Path(tempfile.mkdtemp()) / "bpe.model"
+    >>> tok = SentencePieceTokenizer.load_or_create(path, texts, vocab_size=30)
+    >>> tok.decode(tok.encode("the cat sat on the log"))
+    'the cat sat on the log'
+    >>> tok.blank_index, tok.vocab_size == len(tok.vocab_list)
+    (0, True)
+    """
+
+    def __init__(self, model_file: str | os.PathLike):
+        self.model_file = Path(model_file)
+        try:
+            self.sp = spm.SentencePieceProcessor(model_file=str(model_file))
+        except (OSError, RuntimeError) as error:
+            raise ValueError(f"{model_file} is not a sentencepiece model ({error})") from error
+        self.blank_index = 0
+
+    @classmethod
+    def train(
+        cls,
+        path: str | os.PathLike,
+        texts: Iterable[str],
+        vocab_size: int = 100,
+        model_type: str = "bpe",
+        character_coverage: float = 1.0,
+    ) -> "SentencePieceTokenizer":
+        """Trains a model on ``texts`` and writes it to ``path`` (``.model``) atomically.
+
+        ``vocab_size`` is sentencepiece's (the blank is added on top); it is an upper bound:
+        a small text gets as many pieces as it supports.
+        """
+        path = Path(path)
+        texts = [t for t in texts if t.strip()]
+        if not texts:
+            raise ValueError(f"{path}: no training text for the sentencepiece model (empty manifest?)")
+        with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+            prefix = Path(tmp) / "spm"
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter(texts),
+                model_prefix=str(prefix),
+                vocab_size=vocab_size,
+                model_type=model_type,
+                character_coverage=character_coverage,
+                hard_vocab_limit=False,
+                bos_id=-1,
+                eos_id=-1,
+                unk_id=0,
+                minloglevel=2,
+            )
+            os.replace(prefix.with_suffix(".model"), path)
+        return cls(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "SentencePieceTokenizer":
+        """Reads a model written by :meth:`train`."""
+        return cls(path)
+
+    @classmethod
+    def load_or_create(
+        cls,
+        path: str | os.PathLike,
+        texts: Iterable[str],
+        vocab_size: int = 100,
+        model_type: str = "bpe",
+    ) -> "SentencePieceTokenizer":
+        """Loads ``path`` if it exists, else trains on ``texts`` and saves it there."""
+        if Path(path).exists():
+            return cls.load(path)
+        return cls.train(path, texts, vocab_size=vocab_size, model_type=model_type)
+
+    @property
+    def vocab_size(self) -> int:
+        """Number of output units of the CTC head, blank included."""
+        return self.sp.get_piece_size() + 1
+
+    @property
+    def vocab_list(self) -> list[str]:
+        """One string per id: ``<blank>`` then the pieces (``▁`` marks a word start)."""
+        return [BLANK] + [self.sp.id_to_piece(i) for i in range(self.sp.get_piece_size())]
+
+    def encode(self, text: str) -> list[int]:
+        """Maps ``text`` to ids (characters outside the model map to ``<unk>``)."""
+        return [i + 1 for i in self.sp.encode(text)]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Maps ids back to text (blanks dropped, no CTC collapsing: do that before)."""
+        return self.sp.decode([int(i) - 1 for i in ids if i != self.blank_index])
+
+
+def load_tokenizer(path: str | os.PathLike) -> CharTokenizer | SentencePieceTokenizer:
+    """Reads a tokenizer file of either kind: ``.json`` (characters) or ``.model`` (sentencepiece).
+
+    Example
+    -------
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "tokenizer.json"
+    >>> CharTokenizer.from_texts(["AB"]).save(path)
+    >>> load_tokenizer(path).vocab_size
+    3
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no tokenizer file here (tokenizer.json or tokenizer.model)")
+    if path.suffix == ".model":
+        return SentencePieceTokenizer.load(path)
+    return CharTokenizer.load(path)

@@ -9,12 +9,29 @@ wav2vec 2.0 (``efficient_ssl.models.wav2vec2``):
                               of its checkpoints, or an ``encoder.ckpt`` with its
                               ``encoder_config.json`` beside it; ``random_init=True`` gives the
                               same architecture untrained (a control)
+    build_encoder             a recipe's encoder: pretrained (or its random control) or new
+
+CTC speech recognition (``efficient_ssl.models.asr``):
+    CTCModel                  waveform -> [downsampler] -> encoder -> CTC head(s), with the
+                              faster-inference strategies (downsampling, upsampling head,
+                              layer removal, early exit) and fine-tuning masks
+    load_ctc_model            rebuilds a CTCModel saved by ``CTCModel.save``
 """
 
+from efficient_ssl.models.asr import CTCModel, CTCOutput, load_ctc_model
 from efficient_ssl.models.wav2vec2 import (
     PretrainedEncoder,
     Wav2Vec2Pretrainer,
+    build_encoder,
     load_pretrained_encoder,
 )
 
-__all__ = ["PretrainedEncoder", "Wav2Vec2Pretrainer", "load_pretrained_encoder"]
+__all__ = [
+    "CTCModel",
+    "CTCOutput",
+    "PretrainedEncoder",
+    "Wav2Vec2Pretrainer",
+    "build_encoder",
+    "load_ctc_model",
+    "load_pretrained_encoder",
+]

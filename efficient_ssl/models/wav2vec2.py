@@ -133,13 +133,38 @@ class PretrainedEncoder(nn.Module):
         latents = self.frontend(wav, wav_lens)
         return latents, self.frontend.frame_mask(wav_lens, wav.shape[1])
 
+    def embed(self, latents: torch.Tensor, span_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Projects the frontend latents, masks them (optionally) and adds positions.
+
+        Arguments
+        ---------
+        latents : torch.Tensor
+            (B, T, frontend.out_dim) frontend output.
+        span_mask : torch.Tensor, optional
+            (B, T) bool, True = frame replaced by the learned mask embedding.
+
+        Returns
+        -------
+        torch.Tensor
+            (B, T, d_model), the context encoder's input (``hidden_states[0]``).
+        """
+        if latents.shape[1] > self.max_len:
+            raise ValueError(
+                f"PretrainedEncoder: {latents.shape[1]} frames exceed max_len={self.max_len}; "
+                "raise max_len in the encoder config or drop longer utterances"
+            )
+        x = self.input_dropout(self.input_proj(latents))  # (B, T, d_model)
+        if span_mask is not None:
+            x = torch.where(span_mask.unsqueeze(-1), self.mask_emb.to(x.dtype), x)
+        return x + self.positions(x)
+
     def contextualise(
         self,
         latents: torch.Tensor,
         mask: torch.Tensor,
         span_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        """Projects, masks (optionally), adds positions and runs the context encoder.
+        """:meth:`embed` then the context encoder.
 
         Arguments
         ---------
@@ -157,16 +182,26 @@ class PretrainedEncoder(nn.Module):
         hidden_states : list of torch.Tensor
             Encoder input then every layer's output, each (B, T, d_model).
         """
-        if latents.shape[1] > self.max_len:
+        return self.context(self.embed(latents, span_mask), mask)
+
+    def keep_layers(self, num_layers: int) -> None:
+        """Drops the top layers, keeping the first ``num_layers`` (the saved config follows).
+
+        Example
+        -------
+        >>> enc = PretrainedEncoder("mel_cnn", {"num_layers": 3, "d_model": 16, "nhead": 2, "d_ffn": 32})
+        >>> enc.keep_layers(2)
+        >>> len(enc.context.layers), enc.config["encoder"]["num_layers"]
+        (2, 2)
+        """
+        total = len(self.context.layers)
+        if not 1 <= num_layers <= total:
             raise ValueError(
-                f"PretrainedEncoder: {latents.shape[1]} frames exceed max_len={self.max_len}; "
-                "raise max_len in the encoder config or drop longer utterances"
+                f"PretrainedEncoder.keep_layers: {num_layers} is not in [1, {total}] (the encoder's layers)"
             )
-        x = self.input_dropout(self.input_proj(latents))  # (B, T, d_model)
-        if span_mask is not None:
-            x = torch.where(span_mask.unsqueeze(-1), self.mask_emb.to(x.dtype), x)
-        x = x + self.positions(x)
-        return self.context(x, mask)
+        self.context.layers = self.context.layers[:num_layers]
+        self.context.num_layers = num_layers
+        self.config["encoder"]["num_layers"] = num_layers
 
     def forward(
         self, wav: torch.Tensor, wav_lens: torch.Tensor
@@ -260,6 +295,42 @@ def load_pretrained_encoder(
     if not random_init:
         encoder.load_state_dict(torch.load(weights, map_location="cpu"))
     return encoder.to(device).eval()
+
+
+def build_encoder(
+    pretrained: str | Path | None = None, random_init: bool = False, **config
+) -> PretrainedEncoder:
+    """The encoder of a downstream recipe: a pretrained one, or a new one from ``config``.
+
+    Lets one YAML serve fine-tuning (``pretrained`` = a pretraining save folder), its random
+    control (``random_init=True``: the pretrained architecture, untrained) and training from
+    scratch (``pretrained=None``: ``config`` holds the ``PretrainedEncoder`` arguments, which are
+    ignored when ``pretrained`` is given).
+
+    Arguments
+    ---------
+    pretrained : str or Path, optional
+        Anything ``load_pretrained_encoder`` takes.
+    random_init : bool
+        With ``pretrained``: keep the random initialisation.
+    **config
+        ``PretrainedEncoder`` arguments (``frontend``, ``encoder``, ...), for ``pretrained=None``.
+
+    Returns
+    -------
+    PretrainedEncoder
+
+    Example
+    -------
+    >>> enc = build_encoder(None, frontend="mel_cnn", encoder={"num_layers": 1, "d_model": 8, "nhead": 2, "d_ffn": 16})
+    >>> len(enc.context.layers)
+    1
+    """
+    if pretrained is not None:
+        return load_pretrained_encoder(pretrained, random_init=random_init)
+    if random_init:
+        raise ValueError("random_init=True needs a pretrained encoder path (pretrained_encoder) to copy the shape of")
+    return PretrainedEncoder(**config)
 
 
 def compute_span_mask(

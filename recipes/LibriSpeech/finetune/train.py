@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""CTC ASR on LibriSpeech (or the synthesised mini corpus in the same layout).
+"""CTC ASR on LibriSpeech (or the synthesised mini corpus in the same layout), on characters.
 
-Trains an encoder + linear CTC head on characters and reports WER and CER on test-clean.
-The encoder is built from the YAML (``encoder:``), so the same recipe trains from scratch
-(the main job of ``make mini``) and, with a pretrained encoder, fine-tunes.
+Fine-tunes a pretrained encoder (``--pretrained_encoder=<pretraining save folder>``), its random
+control (``--random_init=True``) or trains one from scratch (the main job of ``make mini``),
+with the faster-inference strategies of paper 5 as YAML keys (``downsampling``,
+``upsampling``, ``keep_layers``, ``exit_layers``). Reports WER, CER and the inference cost on
+test-clean, writes ``results.json`` and exports ``model/`` for ``transcribe``.
 
 Usage:
     python train.py hparams/scratch_mini.yaml --data_folder data/mini/LibriSpeech
+    python train.py hparams/finetune_mini.yaml --data_folder data/mini/LibriSpeech \\
+        --pretrained_encoder results/wav2vec2_mini/SummaryMixing_mel_cnn/1234/save
 """
 
 import sys
@@ -15,11 +19,10 @@ from pathlib import Path
 import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 
-from efficient_ssl.brains.ctc import CTCBrain, ctc_text_pipeline
+from efficient_ssl.brains.ctc import ctc_text_pipeline, train_and_test
 from efficient_ssl.data import dataio_prepare, prepare_librispeech
 from efficient_ssl.data.tokens import CharTokenizer, manifest_texts
 from efficient_ssl.hparams import create_experiment_directory, load_hparams
-
 
 
 def main() -> None:
@@ -44,40 +47,13 @@ def main() -> None:
             "base_chars": hparams["base_characters"],
         },
     )
-    tokenizer = CharTokenizer.load(tokenizer_file)
-    hparams["tokenizer"] = tokenizer
-    # The head's size depends on the vocabulary: the YAML gives a factory, finished here.
-    ctc_head = hparams["ctc_head"](n_neurons=tokenizer.vocab_size)
-    hparams["checkpointer"].add_recoverable("ctc_head", ctc_head)
-    modules = {"encoder": hparams["encoder"], "ctc_head": ctc_head}
-
+    hparams["tokenizer"] = CharTokenizer.load(tokenizer_file)
     data = dataio_prepare(
         hparams,
-        dynamic_items=[ctc_text_pipeline(tokenizer)],
+        dynamic_items=[ctc_text_pipeline(hparams["tokenizer"])],
         output_keys=["id", "sig", "wrd", "tokens"],
     )
-    brain = CTCBrain(
-        modules=modules,
-        hparams=hparams,
-        run_opts=run_opts,
-        checkpointer=hparams["checkpointer"],
-    )
-    brain.fit(
-        hparams["epoch_counter"],
-        data.train,
-        data.valid,
-        train_loader_kwargs=data.train_loader_kwargs,
-        valid_loader_kwargs=data.valid_loader_kwargs,
-    )
-    for name, test_set in data.test.items():
-        brain.hparams.test_wer_file = Path(hparams["output_folder"]) / f"wer_{name}.txt"
-        brain.evaluate(test_set, min_key="CER", test_loader_kwargs=data.test_loader_kwargs[name])
-        stats = brain.test_stats
-        cost = brain.measure_inference(test_set, data.test_loader_kwargs[name], name=f"inference_{name}")
-        print(
-            f"{name}: WER {stats['WER']:.2f}%  CER {stats['CER']:.2f}%  "
-            f"({cost.macs_per_audio_s / 1e6:.1f} MMACs per audio second, RTF {cost.rtf:.4f} on {cost.device})"
-        )
+    train_and_test(hparams, run_opts, data, tokenizer_file)
 
 
 if __name__ == "__main__":

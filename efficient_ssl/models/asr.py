@@ -1,0 +1,290 @@
+"""CTC speech recognition around a (pretrained) encoder, with the faster-inference strategies
+of paper 5 (Zaiem et al. 2023) as constructor arguments:
+
+- sequence downsampling of the waveform before the encoder (``downsampling``, ``downsampling_factor``)
+  and a CTC head that unfolds ``upsampling`` tokens per frame (:mod:`efficient_ssl.nnet.downsampling`);
+- removal of the top encoder layers (``keep_layers``);
+- early exit (``exit_layers`` + ``exit_entropy``): a CTC head after each listed layer, all trained
+  together; at inference an utterance leaves at the first exit whose mean per-frame output
+  entropy (nats) is below the threshold.
+
+Fine-tuning also masks spans of frames and of latent channels (the SpecAugment-style masking of
+wav2vec 2.0 fine-tuning, ``mask_prob`` / ``channel_mask_prob``), in training only.
+
+A trained model is saved with :meth:`CTCModel.save` (``ctc_model.ckpt`` + ``ctc_model.json``)
+and rebuilt by :func:`load_ctc_model`, without the recipe's YAML.
+
+Authors
+ * efficient_ssl contributors 2026
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import NamedTuple, Sequence
+
+import torch
+from torch import nn
+
+from efficient_ssl.models.wav2vec2 import PretrainedEncoder, compute_span_mask
+from efficient_ssl.nnet.downsampling import UpsamplingCTCHead, build_downsampler
+
+MODEL_WEIGHTS = "ctc_model.ckpt"
+MODEL_CONFIG = "ctc_model.json"
+
+
+class CTCOutput(NamedTuple):
+    """What :class:`CTCModel` returns.
+
+    logits : list of torch.Tensor
+        One (B, T, vocab) tensor per exit, the top layer last (a single one without early exit;
+        at early-exit inference, a single one holding each utterance's exit logits).
+    mask : torch.Tensor
+        (B, T) bool, True = real output frame.
+    exit_layer : torch.Tensor
+        (B,) the layer each utterance's logits come from (the top layer without early exit).
+    """
+
+    logits: list[torch.Tensor]
+    mask: torch.Tensor
+    exit_layer: torch.Tensor
+
+
+class CTCModel(nn.Module):
+    """Waveform -> CTC logits: [downsampler] -> encoder -> CTC head(s).
+
+    Arguments
+    ---------
+    encoder : PretrainedEncoder
+        From ``load_pretrained_encoder`` (fine-tuning) or built from scratch.
+    vocab_size : int
+        CTC outputs (blank included).
+    downsampling : str
+        ``"none"``, ``"signal"``, ``"avgpool"`` or ``"conv"``.
+    downsampling_factor : int
+        1 with ``"none"``, else 2, 3, 4, ...
+    downsampling_kernel : int, optional
+        Conv / pooling window (default: 161 / the factor).
+    upsampling : int
+        CTC outputs per encoder frame (1 = a plain linear head).
+    keep_layers : int, optional
+        Keep only the first ``keep_layers`` encoder layers.
+    exit_layers : sequence of int, optional
+        Layers (1-based) with an early-exit head; the top layer always has one.
+    exit_entropy : float, optional
+        Early-exit threshold on the mean per-frame entropy (nats); None = always run every layer.
+    freeze_frontend : bool
+        Keep the frontend's weights fixed (the paper freezes the SSL CNN).
+    mask_prob, mask_length : float, int
+        Training-time span masking of frames with the encoder's mask embedding (0 = off).
+    channel_mask_prob, channel_mask_length : float, int
+        Training-time zeroing of spans of latent channels (0 = off).
+    sample_rate : int
+        Of the input waveforms.
+
+    Example
+    -------
+    >>> enc = PretrainedEncoder("mel_cnn", {"num_layers": 3, "d_model": 16, "nhead": 2, "d_ffn": 32})
+    >>> model = CTCModel(enc, vocab_size=10, downsampling="conv", downsampling_factor=2, upsampling=2)
+    >>> out = model(torch.randn(2, 16000), torch.tensor([1.0, 0.5]))
+    >>> out.logits[-1].shape, out.mask.sum(dim=1)
+    (torch.Size([2, 44, 10]), tensor([44, 20]))
+    """
+
+    def __init__(
+        self,
+        encoder: PretrainedEncoder,
+        vocab_size: int,
+        downsampling: str = "none",
+        downsampling_factor: int = 1,
+        downsampling_kernel: int | None = None,
+        upsampling: int = 1,
+        keep_layers: int | None = None,
+        exit_layers: Sequence[int] | None = None,
+        exit_entropy: float | None = None,
+        freeze_frontend: bool = False,
+        mask_prob: float = 0.0,
+        mask_length: int = 10,
+        channel_mask_prob: float = 0.0,
+        channel_mask_length: int = 10,
+        sample_rate: int = 16000,
+    ):
+        super().__init__()
+        if keep_layers is not None:
+            encoder.keep_layers(keep_layers)
+        num_layers = len(encoder.context.layers)
+        exits = sorted({int(layer) for layer in (exit_layers or [])} | {num_layers})
+        if exits[0] < 1 or exits[-1] > num_layers:
+            raise ValueError(
+                f"CTCModel: exit_layers {list(exit_layers or [])} must lie in [1, {num_layers}] "
+                "(the encoder's layers, after keep_layers)"
+            )
+        self.config = {
+            "encoder": encoder.config,
+            "vocab_size": vocab_size,
+            "downsampling": downsampling,
+            "downsampling_factor": downsampling_factor,
+            "downsampling_kernel": downsampling_kernel,
+            "upsampling": upsampling,
+            "keep_layers": None,  # already applied to the encoder config
+            "exit_layers": exits,
+            "exit_entropy": exit_entropy,
+            "freeze_frontend": freeze_frontend,
+            "mask_prob": mask_prob,
+            "mask_length": mask_length,
+            "channel_mask_prob": channel_mask_prob,
+            "channel_mask_length": channel_mask_length,
+            "sample_rate": sample_rate,
+        }
+        self.downsampler = build_downsampler(downsampling, downsampling_factor, downsampling_kernel)
+        self.encoder = encoder
+        self.exits = exits
+        self.heads = nn.ModuleList(
+            UpsamplingCTCHead(encoder.d_model, vocab_size, upsampling) for _ in exits
+        )
+        self.upsampling = upsampling
+        self.exit_entropy = exit_entropy
+        if freeze_frontend:
+            encoder.frontend.requires_grad_(False)
+
+    @property
+    def frames_per_second(self) -> float:
+        """CTC output frames per second of audio."""
+        hop = self.encoder.frontend.hop_samples * self.config["downsampling_factor"]
+        return self.config["sample_rate"] / hop * self.upsampling
+
+    def forward(self, wav: torch.Tensor, wav_lens: torch.Tensor) -> CTCOutput:
+        """Logits of every exit (training, or no early exit) or of each utterance's exit.
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            (B, S) waveforms, right-padded.
+        wav_lens : torch.Tensor
+            (B,) relative lengths in [0, 1] (downsampling keeps them).
+
+        Returns
+        -------
+        CTCOutput
+        """
+        if self.downsampler is not None:
+            wav = self.downsampler(wav)  # (B, ~S / factor)
+        latents, mask = self.encoder.features(wav, wav_lens)  # (B, T, C), (B, T)
+        span_mask = None
+        if self.training:
+            latents = self._mask_channels(latents)
+            if self.config["mask_prob"] > 0:
+                span_mask = compute_span_mask(mask, self.config["mask_prob"], self.config["mask_length"])
+        x = self.encoder.embed(latents, span_mask)  # (B, T, D)
+        out_mask = mask.repeat_interleave(self.upsampling, dim=1)  # (B, T * upsampling)
+        if not self.training and self.exit_entropy is not None and len(self.exits) > 1:
+            logits, exit_layer = self._early_exit(x, mask)
+            return CTCOutput([logits], out_mask, exit_layer)
+        out, hidden_states = self.encoder.context(x, mask)
+        norm = self.encoder.context.norm
+        logits = [head(norm(hidden_states[layer])) for head, layer in zip(self.heads[:-1], self.exits)]
+        logits.append(self.heads[-1](out))
+        exit_layer = torch.full((x.shape[0],), self.exits[-1], device=x.device)
+        return CTCOutput(logits, out_mask, exit_layer)
+
+    def _mask_channels(self, latents: torch.Tensor) -> torch.Tensor:
+        """Zeroes spans of channels, the same ones for every frame of an utterance."""
+        prob, length = self.config["channel_mask_prob"], self.config["channel_mask_length"]
+        if prob <= 0:
+            return latents
+        channels = torch.ones(latents.shape[0], latents.shape[2], dtype=torch.bool, device=latents.device)
+        drop = compute_span_mask(channels, prob, min(length, latents.shape[2]))  # (B, C)
+        return latents.masked_fill(drop.unsqueeze(1), 0.0)
+
+    def _early_exit(self, x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Runs the layers on the utterances that have not exited yet.
+
+        Returns the (B, T * upsampling, vocab) logits of each utterance's exit and the (B,) exits.
+        """
+        batch, frames = mask.shape
+        context = self.encoder.context
+        logits = x.new_zeros(batch, frames * self.upsampling, self.config["vocab_size"])
+        exit_layer = torch.full((batch,), self.exits[-1], device=x.device)
+        active = torch.arange(batch, device=x.device)  # utterances still running
+        heads = dict(zip(self.exits, self.heads))
+        for depth, layer in enumerate(context.layers, start=1):
+            x = layer(x, None if mask.all() else mask)
+            if depth not in heads:
+                continue
+            exit_logits = heads[depth](context.norm(x))  # (A, T' * up, V)
+            if depth == self.exits[-1]:
+                done = torch.ones(len(active), dtype=torch.bool, device=x.device)
+            else:
+                done = frame_entropy(exit_logits, mask.repeat_interleave(self.upsampling, 1)) < self.exit_entropy
+            logits[active[done], : exit_logits.shape[1]] = exit_logits[done]
+            exit_layer[active[done]] = depth
+            active, x, mask = active[~done], x[~done], mask[~done]
+            if len(active) == 0:
+                break
+            frames_left = int(mask.sum(dim=1).max())  # real frames come first: trim the padding
+            x, mask = x[:, :frames_left], mask[:, :frames_left]
+        return logits, exit_layer
+
+    def save(self, folder: str | Path) -> Path:
+        """Writes ``ctc_model.ckpt`` (state_dict) and ``ctc_model.json`` (config) into ``folder``."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        torch.save(self.state_dict(), folder / MODEL_WEIGHTS)
+        with open(folder / MODEL_CONFIG, "w", encoding="utf-8") as f:
+            json.dump(self.config, f, indent=2)
+        return folder
+
+
+def frame_entropy(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real frames of the entropy (nats) of the softmax of ``logits``.
+
+    Arguments
+    ---------
+    logits : torch.Tensor
+        (B, T, V).
+    mask : torch.Tensor
+        (B, T) bool, True = real frame.
+
+    Returns
+    -------
+    torch.Tensor
+        (B,).
+
+    Example
+    -------
+    >>> frame_entropy(torch.zeros(1, 3, 4), torch.ones(1, 3, dtype=torch.bool))  # uniform: log 4
+    tensor([1.3863])
+    """
+    log_p = logits.float().log_softmax(dim=-1)
+    entropy = -(log_p.exp() * log_p).sum(dim=-1)  # (B, T)
+    mask = mask[:, : entropy.shape[1]].float()
+    return (entropy * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+
+
+def load_ctc_model(folder: str | Path, device: str = "cpu") -> CTCModel:
+    """Rebuilds a :class:`CTCModel` saved by :meth:`CTCModel.save`, in eval mode.
+
+    Arguments
+    ---------
+    folder : str or Path
+        Holding ``ctc_model.ckpt`` and ``ctc_model.json``.
+    device : str
+        Where to put it.
+
+    Returns
+    -------
+    CTCModel
+    """
+    folder = Path(folder)
+    for name in (MODEL_WEIGHTS, MODEL_CONFIG):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(
+                f"{folder / name}: missing; pass the model folder written by a fine-tuning run "
+                "(<output_folder>/model)"
+            )
+    config = json.loads((folder / MODEL_CONFIG).read_text(encoding="utf-8"))
+    encoder = PretrainedEncoder(**config.pop("encoder"))
+    model = CTCModel(encoder, **config)
+    model.load_state_dict(torch.load(folder / MODEL_WEIGHTS, map_location="cpu"))
+    return model.to(device).eval()

@@ -1,0 +1,62 @@
+"""tools/compare_strategies.py: strategy specs, and a run of three strategies on the tiny corpus."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from efficient_ssl.models import PretrainedEncoder
+
+ROOT = Path(__file__).resolve().parents[1]
+TOOL = ROOT / "tools" / "compare_strategies.py"
+sys.path.insert(0, str(ROOT / "tools"))
+import compare_strategies  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "spec, expected",
+    [
+        ("baseline", ("baseline", 1, [])),
+        ("scratch", ("scratch", 1, ["--random_init=True"])),
+        ("avgpool:2", ("avgpool", 2, ["--downsampling=avgpool", "--downsampling_factor=2"])),
+        ("layer_removal", ("layer_removal", 1, ["--keep_layers=3"])),
+    ],
+)
+def test_strategy_specs_map_to_recipe_overrides(spec, expected):
+    assert compare_strategies.strategy_overrides(spec, num_layers=4) == expected
+
+
+def test_bad_specs_are_named():
+    with pytest.raises(ValueError, match="'pruning'"):
+        compare_strategies.strategy_overrides("pruning", 4)
+    with pytest.raises(ValueError, match="factor >= 2"):
+        compare_strategies.strategy_overrides("conv", 4)
+
+
+def test_three_strategies_end_to_end(tiny_corpus, tmp_path):
+    pretrained = tmp_path / "pretrained"
+    PretrainedEncoder(
+        "mel_cnn", {"num_layers": 2, "d_model": 16, "nhead": 2, "d_ffn": 32, "kernel_size": 3},
+        frontend_kwargs={"channels": 16},
+    ).save(pretrained)
+    out = tmp_path / "cmp"
+    cmd = [
+        sys.executable, str(TOOL), "--output", str(out), "--data_folder", str(tiny_corpus / "LibriSpeech"),
+        "--pretrained", str(pretrained), "--strategies", "baseline", "conv:2+up", "early_exit",
+        "--seeds", "1", "--repeats", "2", "--", "--number_of_epochs=1",
+    ]
+    run = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    records = json.loads((out / "strategies.json").read_text())
+    assert [r["strategy"] for r in records] == ["baseline", "conv", "early_exit"]
+    for record in records:
+        assert {"factor", "wer", "cer", "macs_per_audio_s", "cpu_rtf"} <= set(record)
+    conv = records[1]
+    assert conv["factor"] == 2 and conv["upsampling"] == 2
+    assert {"macs_ratio", "time_ratio", "cer_delta"} <= set(conv)  # against the baseline
+    assert "mean_exit_layer" in records[2]
+    assert (out / "strategies.png").stat().st_size > 0
+    report = (out / "strategies.md").read_text()
+    assert "| conv:2+up |" in report and "pretrained CER" not in report  # no scratch run asked
