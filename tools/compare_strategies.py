@@ -35,6 +35,7 @@ import os
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
@@ -122,31 +123,64 @@ def finetune_commands(args, pretrained: Path, num_layers: int) -> list[tuple[str
     return runs
 
 
+def _claim(folder: Path) -> bool:
+    """Takes the run in ``folder`` for this process (a ``.running`` file holding our pid).
+
+    Several instances of this tool (or machines sharing the folder) can then split the runs;
+    a claim whose process is gone is taken over.
+    """
+    lock = folder / ".running"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        try:
+            os.kill(int(lock.read_text() or 0), 0)
+            return False  # another live process holds it
+        except (ProcessLookupError, ValueError):
+            lock.unlink(missing_ok=True)  # stale: its process died
+            return _claim(folder)
+        except PermissionError:
+            return False
+    with os.fdopen(fd, "w") as f:
+        f.write(str(os.getpid()))
+    return True
+
+
 def run_all(runs, jobs: int, threads: int) -> None:
-    """Runs the commands, ``jobs`` at a time, each with ``threads`` threads; logs beside the run."""
+    """Runs the commands without results, ``jobs`` at a time, each with ``threads`` threads.
+
+    Logs go to ``run.log`` beside each run. Runs claimed by another instance are waited for.
+    """
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    pending = [r for r in runs if not (r[2] / "results.json").is_file()]
+    pending = list(runs)
     active: list[tuple[subprocess.Popen, str, Path]] = []
     while pending or active:
-        while pending and len(active) < jobs:
-            spec, seed, folder, cmd = pending.pop(0)
-            folder.mkdir(parents=True, exist_ok=True)
-            log = open(folder / "run.log", "w", encoding="utf-8")
-            print(f"fine-tuning {spec} (seed {seed}) -> {folder}", flush=True)
-            active.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), spec, folder))
-        process, spec, folder = active[0]
-        for candidate in active:  # wait for whichever finishes first
-            if candidate[0].poll() is not None:
-                process, spec, folder = candidate
+        pending = [r for r in pending if not (r[2] / "results.json").is_file()]
+        for run in list(pending):
+            if len(active) >= jobs:
                 break
-        else:
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
+            spec, seed, folder, cmd = run
+            if not _claim(folder):
                 continue
-        active.remove((process, spec, folder))
-        if process.returncode != 0:
-            raise SystemExit(f"{spec}: the recipe failed (exit {process.returncode}); see {folder / 'run.log'}")
+            pending.remove(run)
+            log = open(folder / "run.log", "a", encoding="utf-8")
+            print(f"fine-tuning {spec} (seed {seed}) -> {folder}", flush=True)
+            process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+            (folder / ".running").write_text(str(process.pid))  # the claim follows the run
+            active.append((process, spec, folder))
+        if not active:
+            time.sleep(10)  # the rest are claimed by other instances: wait for their results
+            continue
+        finished = [a for a in active if a[0].poll() is not None]
+        if not finished:
+            time.sleep(2)
+            continue
+        for process, spec, folder in finished:
+            active.remove((process, spec, folder))
+            (folder / ".running").unlink(missing_ok=True)
+            if process.returncode != 0:
+                raise SystemExit(f"{spec}: the recipe failed (exit {process.returncode}); see {folder / 'run.log'}")
 
 
 def test_batches(csv: Path, data_root: Path, batch_size: int) -> tuple[list, float]:
