@@ -33,6 +33,7 @@ setup(
     entry_points={
         "console_scripts": [
             "synthesize-corpus=efficient_ssl.data.synth.cli:main",
+            "transcribe=efficient_ssl.transcribe:main",
         ]
     },
 )

@@ -19,6 +19,8 @@ Authors
  * efficient_ssl contributors
 """
 
+import shutil
+import sys
 from io import StringIO
 from pathlib import Path
 from typing import Mapping, NamedTuple, Optional, Union
@@ -166,3 +168,8 @@ def create_experiment_directory(hparams_file: Union[str, Path], overrides: Overr
         hyperparams_to_save=str(variant.base_file),
         overrides=variant.overrides,
     )
+    # speechbrain copies the file that called it (this one); the run's record wants the recipe.
+    script = getattr(sys.modules["__main__"], "__file__", None)
+    if sb.utils.distributed.if_main_process() and script:
+        (Path(hparams["output_folder"]) / Path(__file__).name).unlink(missing_ok=True)
+        shutil.copy(script, hparams["output_folder"])

@@ -83,19 +83,9 @@ class CTCBrain(Brain):
 
     def decode(self, log_probs: torch.Tensor, out_lens: torch.Tensor) -> list[str]:
         """Greedy or beam-search transcripts of a batch, per ``hparams.decoder``."""
-        tokenizer = self.hparams.tokenizer
-        if self.hparams.decoder == "greedy":
-            return greedy_transcripts(log_probs, out_lens, tokenizer)
-        if self.hparams.decoder != "beam":
-            raise ValueError(f"decoder={self.hparams.decoder!r}: use 'greedy' or 'beam'")
-        if getattr(self, "beam_searcher", None) is None:
-            self.beam_searcher = CTCBeamSearcher(
-                blank_index=tokenizer.blank_index,
-                vocab_list=tokenizer.vocab_list,
-                beam_size=self.hparams.beam_size,
-            )
-        hyps = self.beam_searcher(log_probs, out_lens)
-        return [" ".join(h[0].text.split()) for h in hyps]
+        if getattr(self, "decoder", None) is None:
+            self.decoder = CTCDecoder(self.hparams.tokenizer, self.hparams.decoder, self.hparams.beam_size)
+        return self.decoder(log_probs, out_lens)
 
     def _report_too_short(self, ids, too_short: torch.Tensor, stage) -> None:
         names = [i for i, short in zip(ids, too_short.tolist()) if short]
@@ -275,6 +265,46 @@ def ctc_text_pipeline(tokenizer) -> sb.utils.data_pipeline.DynamicItem:
         return torch.LongTensor(tokenizer.encode(wrd))
 
     return text_pipeline
+
+
+class CTCDecoder:
+    """CTC log-probabilities -> transcripts: greedy, or speechbrain's ``CTCBeamSearcher`` (no LM).
+
+    Arguments
+    ---------
+    tokenizer : object
+        With ``decode``, ``blank_index`` and ``vocab_list`` (efficient_ssl.data.tokens).
+    decoder : str
+        ``"greedy"`` or ``"beam"``.
+    beam_size : int
+        Beams of the beam search.
+
+    Example
+    -------
+    >>> from efficient_ssl.data.tokens import CharTokenizer
+    >>> decode = CTCDecoder(CharTokenizer(["A", "B"]), "beam", beam_size=2)
+    >>> log_probs = torch.tensor([[[-9.0, 0.0, -9.0], [0.0, -9.0, -9.0], [-9.0, 0.0, -9.0]]])
+    >>> decode(log_probs, torch.ones(1))
+    ['AA']
+    """
+
+    DECODERS = ("greedy", "beam")
+
+    def __init__(self, tokenizer, decoder: str = "greedy", beam_size: int = 10):
+        if decoder not in self.DECODERS:
+            raise ValueError(f"decoder={decoder!r}: use one of {', '.join(self.DECODERS)}")
+        self.tokenizer = tokenizer
+        self.searcher = None
+        if decoder == "beam":
+            self.searcher = CTCBeamSearcher(
+                blank_index=tokenizer.blank_index, vocab_list=tokenizer.vocab_list, beam_size=beam_size
+            )
+
+    def __call__(self, log_probs: torch.Tensor, out_lens: torch.Tensor) -> list[str]:
+        """(B, T, vocab) log-probabilities, (B,) relative lengths -> B whitespace-normalised strings."""
+        if self.searcher is None:
+            return greedy_transcripts(log_probs, out_lens, self.tokenizer)
+        return [" ".join(hyps[0].text.split()) for hyps in self.searcher(log_probs, out_lens)]
 
 
 def greedy_transcripts(log_probs: torch.Tensor, out_lens: torch.Tensor, tokenizer) -> list[str]:

@@ -16,9 +16,24 @@ CTC speech recognition (``efficient_ssl.models.asr``):
                               faster-inference strategies (downsampling, upsampling head,
                               layer removal, early exit) and fine-tuning masks
     load_ctc_model            rebuilds a CTCModel saved by ``CTCModel.save``
+
+MP3S-style probing (``efficient_ssl.models.probes``):
+    FrozenEncoder             a frozen encoder + a learned softmax-weighted sum of all its hidden
+                              states (``WeightedLayerSum``); optional in-memory cache by utterance
+    BiLSTM, MeanPooling, XvectorEmbedding, EcapaEmbedding   probes ``(x, lengths)``
+    CosineClassifier          cosine scores for additive-margin softmax losses
 """
 
 from efficient_ssl.models.asr import CTCModel, CTCOutput, load_ctc_model
+from efficient_ssl.models.probes import (
+    BiLSTM,
+    CosineClassifier,
+    EcapaEmbedding,
+    FrozenEncoder,
+    MeanPooling,
+    WeightedLayerSum,
+    XvectorEmbedding,
+)
 from efficient_ssl.models.wav2vec2 import (
     PretrainedEncoder,
     Wav2Vec2Pretrainer,
@@ -27,8 +42,15 @@ from efficient_ssl.models.wav2vec2 import (
 )
 
 __all__ = [
+    "BiLSTM",
     "CTCModel",
     "CTCOutput",
+    "CosineClassifier",
+    "EcapaEmbedding",
+    "FrozenEncoder",
+    "MeanPooling",
+    "WeightedLayerSum",
+    "XvectorEmbedding",
     "PretrainedEncoder",
     "Wav2Vec2Pretrainer",
     "build_encoder",
