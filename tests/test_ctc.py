@@ -38,6 +38,7 @@ def _tiny_brain(tokenizer, save_folder):
         "tokenizer": tokenizer,
         "freeze_encoder": False,
         "decoder": "greedy",
+        "beam_size": 10,
         "wav_augment": None,
         "encoder_opt_class": lambda p: torch.optim.Adam(p, lr=3e-3),
         "head_opt_class": lambda p: torch.optim.Adam(p, lr=3e-3),

@@ -3,6 +3,8 @@
 Modules
     librispeech   prepare_librispeech: LibriSpeech as distributed -> <split>.csv
     common_voice  prepare_common_voice: Common Voice as distributed -> <lang>/<split>.csv
+    labels        prepare_mini_labels: the mini corpus's speaker / emotion / intent labels -> probe manifests
+    tokens        CharTokenizer, SentencePieceTokenizer, load_tokenizer (blank = 0)
     manifest      shared by the prepare functions: atomic CSV, saved options, audio checks, bad-file reports
     text          per-language transcript normalisation
     pipeline      read_audio, datasets over manifests, loader kwargs, dataio_prepare
@@ -10,6 +12,7 @@ Modules
 """
 
 from efficient_ssl.data.common_voice import prepare_common_voice
+from efficient_ssl.data.labels import prepare_mini_labels
 from efficient_ssl.data.librispeech import prepare_librispeech
 from efficient_ssl.data.pipeline import (
     DataBundle,
@@ -28,5 +31,6 @@ __all__ = [
     "normalize_text",
     "prepare_common_voice",
     "prepare_librispeech",
+    "prepare_mini_labels",
     "read_audio",
 ]
