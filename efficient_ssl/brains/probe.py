@@ -40,7 +40,7 @@ from speechbrain.nnet.schedulers import update_learning_rate
 from speechbrain.utils.metric_stats import EER, ClassificationStats, ErrorRateStats
 
 from efficient_ssl.brains.base import Brain
-from efficient_ssl.brains.ctc import greedy_transcripts
+from efficient_ssl.brains.ctc import ctc_text_pipeline, greedy_transcripts
 from efficient_ssl.data.manifest import write_json_atomic
 from efficient_ssl.data.pipeline import DataBundle, dataio_prepare
 from efficient_ssl.models.wav2vec2 import load_pretrained_encoder
@@ -386,3 +386,47 @@ def verification_eer(embeddings: Mapping[str, torch.Tensor], trials_csv: str | P
     scores = (enrol * test).sum(dim=-1)  # (N,) cosine
     eer, _ = EER(scores[labels], scores[~labels])
     return 100.0 * float(eer)
+
+
+def run_ctc_probe(hparams: dict, run_opts: dict, tokenizer) -> dict:
+    """The body shared by the CTC probe recipes, once manifests and tokenizer exist.
+
+    Builds the frozen encoder + probe, fits, tests the best checkpoint (lowest valid error) on
+    the first test set and writes ``probe_result.json`` (WER, CER, layer weights).
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded probe YAML.
+    run_opts : dict
+        From ``speechbrain.parse_arguments``.
+    tokenizer : object
+        CharTokenizer or SentencePieceTokenizer (efficient_ssl.data.tokens).
+
+    Returns
+    -------
+    dict
+        The test stats (``WER``, ``CER``, ``loss``).
+    """
+    hparams["tokenizer"] = tokenizer
+    modules = load_probe_modules(hparams, tokenizer.vocab_size)
+    data = probe_data(
+        hparams, dynamic_items=[ctc_text_pipeline(tokenizer)], output_keys=["id", "sig", "wrd", "tokens"]
+    )
+    brain = CTCProbeBrain(modules=modules, hparams=hparams, run_opts=run_opts, checkpointer=hparams["checkpointer"])
+    brain.fit(
+        hparams["epoch_counter"],
+        data.train,
+        data.valid,
+        train_loader_kwargs=data.train_loader_kwargs,
+        valid_loader_kwargs=data.valid_loader_kwargs,
+    )
+    name, test_set = next(iter(data.test.items()))
+    brain.evaluate(test_set, min_key="error", test_loader_kwargs=data.test_loader_kwargs[name])
+    stats = brain.test_stats
+    save_probe_result(
+        hparams["output_folder"], hparams["task"], "WER", stats["WER"], brain.layer_weights(),
+        CER=stats["CER"], test_set=name, pretrained_encoder=str(hparams["pretrained_encoder"]), random_init=hparams["random_init"],
+    )
+    print(f"{hparams['task']} {name}: WER {stats['WER']:.2f}%  CER {stats['CER']:.2f}%")
+    return stats

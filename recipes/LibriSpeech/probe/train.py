@@ -17,8 +17,7 @@ from pathlib import Path
 import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 
-from efficient_ssl.brains.ctc import ctc_text_pipeline
-from efficient_ssl.brains.probe import CTCProbeBrain, load_probe_modules, probe_data, save_probe_result
+from efficient_ssl.brains.probe import run_ctc_probe
 from efficient_ssl.data import prepare_librispeech
 from efficient_ssl.data.tokens import CharTokenizer, manifest_texts
 from efficient_ssl.hparams import create_experiment_directory, load_hparams
@@ -47,27 +46,7 @@ def main() -> None:
         },
     )
     tokenizer = CharTokenizer.load(tokenizer_file)
-    hparams["tokenizer"] = tokenizer
-    modules = load_probe_modules(hparams, tokenizer.vocab_size)
-    data = probe_data(
-        hparams, dynamic_items=[ctc_text_pipeline(tokenizer)], output_keys=["id", "sig", "wrd", "tokens"]
-    )
-    brain = CTCProbeBrain(modules=modules, hparams=hparams, run_opts=run_opts, checkpointer=hparams["checkpointer"])
-    brain.fit(
-        hparams["epoch_counter"],
-        data.train,
-        data.valid,
-        train_loader_kwargs=data.train_loader_kwargs,
-        valid_loader_kwargs=data.valid_loader_kwargs,
-    )
-    name, test_set = next(iter(data.test.items()))
-    brain.evaluate(test_set, min_key="error", test_loader_kwargs=data.test_loader_kwargs[name])
-    stats = brain.test_stats
-    save_probe_result(
-        hparams["output_folder"], hparams["task"], "WER", stats["WER"], brain.layer_weights(),
-        CER=stats["CER"], test_set=name, pretrained_encoder=str(hparams["pretrained_encoder"]), random_init=hparams["random_init"],
-    )
-    print(f"{hparams['task']} {name}: WER {stats['WER']:.2f}%  CER {stats['CER']:.2f}%")
+    run_ctc_probe(hparams, run_opts, tokenizer)
 
 
 if __name__ == "__main__":
