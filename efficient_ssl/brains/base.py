@@ -61,6 +61,17 @@ class Brain(sb.Brain):
         )
         self._save_cost(report)
 
+    def fit_bundle(self, data) -> None:
+        """``fit`` on the train / valid sets of a DataBundle (``efficient_ssl.data.dataio_prepare``)
+        for ``hparams.epoch_counter``: the call every recipe makes."""
+        self.fit(
+            self.hparams.epoch_counter,
+            data.train,
+            data.valid,
+            train_loader_kwargs=data.train_loader_kwargs,
+            valid_loader_kwargs=data.valid_loader_kwargs,
+        )
+
     @torch.no_grad()
     def measure_inference(self, dataset, loader_kwargs: dict | None = None, name: str = "inference") -> CostReport:
         """Measures the TEST forward (``compute_forward``) over every batch of ``dataset``.

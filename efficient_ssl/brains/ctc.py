@@ -189,13 +189,7 @@ def train_and_test(hparams: dict, run_opts: dict, data, tokenizer_file: str | Pa
     brain = CTCBrain(
         modules={"model": model}, hparams=hparams, run_opts=run_opts, checkpointer=hparams["checkpointer"]
     )
-    brain.fit(
-        hparams["epoch_counter"],
-        data.train,
-        data.valid,
-        train_loader_kwargs=data.train_loader_kwargs,
-        valid_loader_kwargs=data.valid_loader_kwargs,
-    )
+    brain.fit_bundle(data)
     output = Path(hparams["output_folder"])
     results = {}
     for name, test_set in data.test.items():

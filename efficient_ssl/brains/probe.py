@@ -414,13 +414,7 @@ def run_ctc_probe(hparams: dict, run_opts: dict, tokenizer) -> dict:
         hparams, dynamic_items=[ctc_text_pipeline(tokenizer)], output_keys=["id", "sig", "wrd", "tokens"]
     )
     brain = CTCProbeBrain(modules=modules, hparams=hparams, run_opts=run_opts, checkpointer=hparams["checkpointer"])
-    brain.fit(
-        hparams["epoch_counter"],
-        data.train,
-        data.valid,
-        train_loader_kwargs=data.train_loader_kwargs,
-        valid_loader_kwargs=data.valid_loader_kwargs,
-    )
+    brain.fit_bundle(data)
     name, test_set = next(iter(data.test.items()))
     brain.evaluate(test_set, min_key="error", test_loader_kwargs=data.test_loader_kwargs[name])
     stats = brain.test_stats

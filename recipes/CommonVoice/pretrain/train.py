@@ -45,13 +45,7 @@ def main() -> None:
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
-    brain.fit(
-        hparams["epoch_counter"],
-        data.train,
-        data.valid,
-        train_loader_kwargs=data.train_loader_kwargs,
-        valid_loader_kwargs=data.valid_loader_kwargs,
-    )
+    brain.fit_bundle(data)
 
 
 if __name__ == "__main__":

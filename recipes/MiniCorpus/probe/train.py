@@ -72,13 +72,7 @@ def main() -> None:
     brain = UtteranceProbeBrain(
         modules=modules, hparams=hparams, run_opts=run_opts, checkpointer=hparams["checkpointer"]
     )
-    brain.fit(
-        hparams["epoch_counter"],
-        data.train,
-        data.valid,
-        train_loader_kwargs=data.train_loader_kwargs,
-        valid_loader_kwargs=data.valid_loader_kwargs,
-    )
+    brain.fit_bundle(data)
     brain.evaluate(test_set, min_key="error", test_loader_kwargs=data.test_loader_kwargs[name])
     metric = "EER" if hparams["test_trials"] is not None else "accuracy"
     value = brain.test_stats[metric]
