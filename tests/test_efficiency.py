@@ -71,6 +71,18 @@ def test_linear_flops_backward_adds_twice_the_forward():
     assert count_flops(lambda: layer(frozen_input).sum().backward()) == 2 * forward
 
 
+@pytest.mark.parametrize("groups", [1, 4, 16])
+def test_convolution_backward_counts_each_gradient_as_one_forward(groups):
+    """torch's formula counts a grouped weight gradient as a dense one."""
+    conv = torch.nn.Conv1d(16, 16, 5, padding=2, groups=groups)
+    x = torch.rand(2, 16, 30, requires_grad=True)
+    forward = count_flops(lambda: conv(x))
+    assert forward == 2 * 2 * 30 * 16 * (16 // groups) * 5
+    assert count_flops(lambda: conv(x).sum().backward()) == 3 * forward
+    frozen_input = torch.rand(2, 16, 30)
+    assert count_flops(lambda: conv(frozen_input).sum().backward()) == 2 * forward
+
+
 @pytest.mark.parametrize("with_mask", [False, True])
 def test_cpu_sdpa_flops_match_explicit_matmul_attention(with_mask):
     batch, heads, time, head_dim = 2, 4, 12, 8

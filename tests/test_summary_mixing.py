@@ -7,10 +7,8 @@ import torch
 from efficient_ssl.efficiency import PeakMemory
 from efficient_ssl.nnet.summary_mixing import (
     MODES,
-    Dropout,
     ParallelLinear,
     SummaryMixing,
-    dropout_keep_mask,
     from_heads,
     to_heads,
 )
@@ -134,27 +132,6 @@ def test_memory_grows_linearly_with_length():
     m1, m2, m4 = (peak_training_mb(mixer, frames) for frames in (500, 1000, 2000))
     # Linear: each doubling adds twice the previous increment (quadratic would add 4x).
     assert 1.6 < (m4 - m2) / (m2 - m1) < 2.5
-
-
-@pytest.mark.parametrize("p", [0.05, 0.1, 0.5])
-def test_dropout_mask_keeps_one_minus_p_everywhere(p):
-    keep = dropout_keep_mask((201, 999), p, torch.device("cpu")).float()  # odd size: a half draw
-    assert keep.shape == (201, 999)
-    assert abs(keep.mean().item() - (1 - p)) < 0.005
-    halves = keep.flatten()[:-1].view(-1, 2).mean(dim=0)  # the two halves of every draw
-    assert torch.allclose(halves, torch.full((2,), 1 - p), atol=0.01)
-
-
-def test_dropout_scales_kept_elements_and_their_gradients():
-    torch.manual_seed(0)
-    drop = Dropout(0.25)
-    x = torch.ones(4000, requires_grad=True)
-    y = drop(x)
-    kept = y != 0
-    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.75))
-    y.sum().backward()
-    torch.testing.assert_close(x.grad, kept.float() / 0.75)
-    assert drop.eval()(x) is x
 
 
 def test_bad_arguments_name_the_fix():

@@ -59,7 +59,13 @@ from speechbrain.lobes.models.wav2vec import (  # noqa: E402
 from speechbrain.nnet.losses import ContrastiveLoss  # noqa: E402
 from torch import nn  # noqa: E402
 
-from efficient_ssl.efficiency import PeakMemory, Timer, count_flops, count_parameters  # noqa: E402
+from efficient_ssl.efficiency import (  # noqa: E402
+    PeakMemory,
+    Timer,
+    count_flops,
+    count_parameters,
+    keep_freed_cpu_memory,
+)
 from efficient_ssl.models.wav2vec2 import PretrainedEncoder, Wav2Vec2Pretrainer  # noqa: E402
 from efficient_ssl.nnet.frontends import build_frontend  # noqa: E402
 
@@ -363,7 +369,7 @@ def main(argv: Optional[Sequence[str]] = None) -> list[dict]:
     args.output.mkdir(parents=True, exist_ok=True)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-
+    keep_freed_cpu_memory()  # as Brain.fit does on CPU: steps reuse freed memory
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} threads; lengths {seconds} s, {repeats} repeats")
     records = run(seconds, repeats)

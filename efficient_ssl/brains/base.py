@@ -14,6 +14,7 @@ from efficient_ssl.efficiency import (
     Timer,
     count_parameters,
     device_name,
+    keep_freed_cpu_memory,
     measure,
     resolve_device,
 )
@@ -24,7 +25,7 @@ logger = logging.getLogger(__name__)
 class Brain(sb.Brain):
     """speechbrain's Brain with the project's cost accounting.
 
-    - ``fit`` is timed and its energy estimated; ``cost_train.json`` (a
+    - ``fit`` is timed and its energy estimated (on CPU, after :func:`keep_freed_cpu_memory`); ``cost_train.json`` (a
       :class:`~efficient_ssl.efficiency.CostReport`) is written to ``hparams.output_folder``.
     - :meth:`measure_inference` runs the TEST forward over a dataset under the cost meters and
       writes ``cost_<name>.json``: MACs per second of audio, real-time factor, peak memory, energy.
@@ -43,7 +44,10 @@ class Brain(sb.Brain):
         return loader
 
     def fit(self, epoch_counter, train_set, valid_set=None, *args, **kwargs):
-        """speechbrain's fit, timed: writes ``cost_train.json`` (this invocation only)."""
+        """speechbrain's fit, timed: writes ``cost_train.json`` (this invocation only).
+        On CPU, freed memory is kept for the next steps (:func:`keep_freed_cpu_memory`)."""
+        if resolve_device(self.device).type == "cpu":
+            keep_freed_cpu_memory()
         start_epoch = epoch_counter.current
         with EnergyMeter(self.device) as energy, Timer(self.device) as timer:
             super().fit(epoch_counter, train_set, valid_set, *args, **kwargs)

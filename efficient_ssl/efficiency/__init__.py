@@ -15,7 +15,7 @@ Example
 """
 
 from efficient_ssl.efficiency.counting import FlopCounter, count_flops, count_parameters
-from efficient_ssl.efficiency.device import device_name, resolve_device, synchronize
+from efficient_ssl.efficiency.device import device_name, keep_freed_cpu_memory, resolve_device, synchronize
 from efficient_ssl.efficiency.energy import (
     CPU_WATTS_PER_CORE_ENV,
     DEFAULT_CPU_WATTS_PER_CORE,
@@ -44,6 +44,7 @@ __all__ = [
     "count_flops",
     "count_parameters",
     "device_name",
+    "keep_freed_cpu_memory",
     "measure",
     "resolve_cpu_watts_per_core",
     "resolve_device",

@@ -8,14 +8,17 @@ and their backward, and scaled dot-product attention (all kernels, flash
 included). A multiply-add counts as 2 FLOPs, so ``macs = flops // 2``
 throughout this project (papers quoting "GMACs" divide our FLOPs by two).
 
-torch's registry lacks the CPU flash-attention kernel that
-``scaled_dot_product_attention`` runs on CPU
-(``aten._scaled_dot_product_flash_attention_for_cpu`` and its backward), so
-:data:`CPU_SDPA_FLOP_FORMULAS` adds them with torch's own SDPA formulas
-(``sdpa_flop_count``: 4*B*H*T*S*D forward, as the explicit
-``softmax(q @ k^T) @ v``; ``sdpa_backward_flop_count``: the backward, which
-recomputes the scores). They are passed to every counter as its
-``custom_mapping``, so torch's global registry is left untouched.
+Two fixes to torch's registry, in :data:`FLOP_FORMULAS`, passed to every counter as its
+``custom_mapping`` (torch's global registry is left untouched):
+
+- it lacks the CPU flash-attention kernel that ``scaled_dot_product_attention`` runs on
+  CPU (``aten._scaled_dot_product_flash_attention_for_cpu`` and its backward); they are
+  counted with torch's own SDPA formulas (``sdpa_flop_count``: 4*B*H*T*S*D forward, as the
+  explicit ``softmax(q @ k^T) @ v``; ``sdpa_backward_flop_count``: the backward, which
+  recomputes the scores);
+- its ``convolution_backward`` formula ignores groups in the weight gradient, counting a
+  depthwise convolution's backward as a dense one (256x too many FLOPs for the Conformer
+  convolution module); :func:`conv_backward_flop` counts each gradient as one forward.
 
 Not counted: elementwise and reduction operators (activations, additions,
 bias, normalisation, softmax outside SDPA, pooling, FFT, STFT). For the
@@ -30,6 +33,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import (
     FlopCounterMode,
+    conv_flop_count,
     sdpa_backward_flop_count,
     sdpa_flop_count,
 )
@@ -112,9 +116,66 @@ def cpu_sdpa_backward_flop(
     return sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
 
 
-CPU_SDPA_FLOP_FORMULAS = {
+def conv_backward_flop(
+    grad_out_shape: torch.Size,
+    x_shape: torch.Size,
+    w_shape: torch.Size,
+    _bias: Any,
+    _stride: Any,
+    _padding: Any,
+    _dilation: Any,
+    transposed: bool,
+    _output_padding: Any,
+    _groups: int,
+    output_mask: list[bool],
+    out_shape: Any = None,
+    **kwargs: Any,
+) -> int:
+    """FLOPs of ``aten.convolution_backward``, grouped convolutions included.
+
+    The input gradient and the weight gradient each take the multiply-adds of the forward
+    convolution, whose count the weight shape (C_out, C_in / groups, *kernel) already
+    gives. torch's own formula rebuilds the weight gradient as a dense convolution over
+    all input channels, so for a depthwise convolution it counts C times too many.
+
+    Arguments
+    ---------
+    grad_out_shape : torch.Size
+        (B, C_out, *out) (for a transposed convolution, its output).
+    x_shape : torch.Size
+        (B, C_in, *in).
+    w_shape : torch.Size
+        (C_out, C_in / groups, *kernel) (transposed: (C_in, C_out / groups, *kernel)).
+    _bias, _stride, _padding, _dilation, _output_padding, _groups : Any
+        Unused.
+    transposed : bool
+        A transposed convolution.
+    output_mask : list of bool
+        Which of the input, weight and bias gradients are computed.
+    out_shape, **kwargs : Any
+        Unused.
+
+    Returns
+    -------
+    int
+        FLOPs.
+
+    Example
+    -------
+    >>> depthwise = dict(grad_out_shape=[2, 256, 100], x_shape=[2, 256, 100], w_shape=[256, 1, 31])
+    >>> conv_backward_flop(**depthwise, _bias=None, _stride=[1], _padding=[15], _dilation=[1],
+    ...     transposed=False, _output_padding=[0], _groups=256, output_mask=[True, True, False])
+    6348800
+    """
+    del out_shape, kwargs
+    forward = conv_flop_count(list(x_shape), list(w_shape), list(grad_out_shape), transposed)
+    return forward * (int(output_mask[0]) + int(output_mask[1]))
+
+
+FLOP_FORMULAS = {
     aten._scaled_dot_product_flash_attention_for_cpu: cpu_sdpa_flop,
     aten._scaled_dot_product_flash_attention_for_cpu_backward: cpu_sdpa_backward_flop,
+    aten.convolution_backward: conv_backward_flop,
 }
 
 
@@ -176,7 +237,7 @@ class FlopCounter:
     """
 
     def __init__(self) -> None:
-        self._mode = FlopCounterMode(display=False, custom_mapping=CPU_SDPA_FLOP_FORMULAS)
+        self._mode = FlopCounterMode(display=False, custom_mapping=FLOP_FORMULAS)
         self.flops = 0
 
     def __enter__(self) -> "FlopCounter":

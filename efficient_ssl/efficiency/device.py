@@ -1,9 +1,12 @@
-"""Device helpers shared by the meters: resolve, synchronise, describe.
+"""Device helpers shared by the meters and the runners: resolve, synchronise, describe, and
+keep the CPU allocator from returning memory between training steps.
 
 Every meter of :mod:`efficient_ssl.efficiency` supports two device types:
 ``cpu`` and ``cuda``. A bare ``"cuda"`` means the current CUDA device.
 """
 
+import ctypes
+import ctypes.util
 from pathlib import Path
 
 import torch
@@ -83,3 +86,43 @@ def device_name(device: torch.device) -> str:
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return "cpu"
+
+
+# glibc mallopt parameters (malloc.h) and the largest mmap threshold it accepts on 64 bits.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+MAX_MMAP_THRESHOLD = 32 * 2**20
+
+
+def keep_freed_cpu_memory(trim_threshold_mb: int = 1024) -> bool:
+    """Make glibc's malloc keep freed blocks for reuse instead of returning them to the OS.
+
+    torch allocates CPU tensors with malloc. By default glibc serves large blocks with
+    fresh ``mmap`` pages and gives freed memory back, so every training step page-faults
+    and zeroes its activations again (about 7 % of a CPU step of the mini encoders here).
+    This raises the mmap threshold to its maximum (32 MiB) and the trim threshold to
+    ``trim_threshold_mb``: what jemalloc / tcmalloc users get by preloading them. The
+    process's resident memory then stays at its peak. A no-op without glibc.
+
+    Arguments
+    ---------
+    trim_threshold_mb : int
+        Free memory at the top of the heap that is kept rather than returned.
+
+    Returns
+    -------
+    bool
+        True when glibc accepted both settings.
+
+    Example
+    -------
+    >>> isinstance(keep_freed_cpu_memory(), bool)
+    True
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError, TypeError):  # no C library found, or not glibc
+        return False
+    return bool(mallopt(M_MMAP_THRESHOLD, MAX_MMAP_THRESHOLD)) and bool(
+        mallopt(M_TRIM_THRESHOLD, trim_threshold_mb * 2**20)
+    )

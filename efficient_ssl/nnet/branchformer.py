@@ -13,7 +13,7 @@ import torch
 import torch.nn as nn
 
 from efficient_ssl.nnet.attention import build_mixer
-from efficient_ssl.nnet.summary_mixing import Dropout
+from efficient_ssl.nnet.fast_ops import DepthwiseConv1d, Dropout
 from efficient_ssl.nnet.conformer import zero_padding
 
 
@@ -50,7 +50,7 @@ class ConvolutionalGatingMLP(nn.Module):
         half = d_ffn // 2
         self.proj_in = nn.Sequential(nn.Linear(d_model, d_ffn), nn.GELU())
         self.gate_norm = nn.LayerNorm(half)
-        self.gate_conv = nn.Conv1d(half, half, kernel_size, padding=kernel_size // 2, groups=half)
+        self.gate_conv = DepthwiseConv1d(half, kernel_size)
         nn.init.normal_(self.gate_conv.weight, std=1e-6)
         nn.init.ones_(self.gate_conv.bias)
         self.dropout = Dropout(dropout)
@@ -61,7 +61,7 @@ class ConvolutionalGatingMLP(nn.Module):
         Returns (B, T, d_model)."""
         value, gate = self.proj_in(x).chunk(2, dim=-1)  # each (B, T, d_ffn / 2)
         gate = zero_padding(self.gate_norm(gate), mask)
-        gate = self.gate_conv(gate.transpose(1, 2)).transpose(1, 2)  # (B, T, d_ffn / 2)
+        gate = self.gate_conv(gate)  # (B, T, d_ffn / 2)
         return self.proj_out(self.dropout(value * gate))
 
 

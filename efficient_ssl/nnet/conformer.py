@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from efficient_ssl.nnet.attention import build_mixer
-from efficient_ssl.nnet.summary_mixing import Dropout
+from efficient_ssl.nnet.fast_ops import DepthwiseConv1d, Dropout
 from efficient_ssl.nnet.transformer import FeedForward
 
 CONV_NORMS = ("layernorm", "batchnorm")
@@ -76,9 +76,7 @@ class ConvolutionModule(nn.Module):
         self.pre_norm = nn.LayerNorm(d_model)
         self.pointwise_in = nn.Linear(d_model, 2 * d_model)
         self.glu = nn.GLU(dim=-1)
-        self.depthwise = nn.Conv1d(
-            d_model, d_model, kernel_size, padding=kernel_size // 2, groups=d_model
-        )
+        self.depthwise = DepthwiseConv1d(d_model, kernel_size)
         self.norm = nn.LayerNorm(d_model) if norm == "layernorm" else nn.BatchNorm1d(d_model)
         self.post = nn.Sequential(nn.SiLU(), nn.Linear(d_model, d_model), Dropout(dropout))
 
@@ -87,7 +85,7 @@ class ConvolutionModule(nn.Module):
         Returns (B, T, d_model)."""
         x = self.glu(self.pointwise_in(self.pre_norm(x)))  # (B, T, D)
         x = zero_padding(x, mask)
-        x = self.depthwise(x.transpose(1, 2)).transpose(1, 2)  # (B, T, D)
+        x = self.depthwise(x)  # (B, T, D)
         if isinstance(self.norm, nn.BatchNorm1d) and mask is not None:
             normed = torch.zeros_like(x)
             normed[mask] = self.norm(x[mask])  # statistics over the (N_real, D) real frames

@@ -12,9 +12,6 @@ f and s are MLPs with an activation after every linear layer. The combiner is co
 ``W_l l_t + (W_s s + b)``: the summary term is one vector per utterance, added by
 broadcasting, never repeated T times. Cost and memory are O(T).
 
-This module also holds :class:`Dropout`, the CPU-friendly dropout used by SummaryMixing and
-by the encoder layers (``efficient_ssl.nnet.conformer`` etc.), which all import from here.
-
 Authors
  * efficient_ssl contributors 2026
 """
@@ -27,79 +24,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
+from efficient_ssl.nnet.fast_ops import apply_keep_mask, dropout_keep_mask
+
 MODES = ("SummaryMixing", "SummaryMixing-lite", "SummaryMixing-fast")
-
-
-def dropout_keep_mask(shape: Sequence[int], p: float, device: torch.device) -> torch.Tensor:
-    """Bernoulli(1 - p) dropout mask, True = keep.
-
-    On CPU, torch draws at least one 32-bit random number per element for dropout, with a
-    serial generator, so dropout there costs more than the matrix products around it. Here
-    one ``random_()`` draw on int32 (31 random bits) serves two elements: each 16-bit half,
-    less its top bit, is uniform over 15 bits (p is resolved to 2**-15). Elsewhere
-    ``bernoulli_`` is used.
-
-    Arguments
-    ---------
-    shape : sequence of int
-        Shape of the mask.
-    p : float
-        Probability of dropping an element.
-    device : torch.device
-        Where to make the mask.
-
-    Returns
-    -------
-    torch.Tensor
-        Bool mask of ``shape``.
-
-    Example
-    -------
-    >>> keep = dropout_keep_mask((1000, 100), 0.25, torch.device("cpu"))
-    >>> abs(keep.float().mean().item() - 0.75) < 0.01
-    True
-    """
-    if device.type != "cpu":
-        return torch.empty(shape, dtype=torch.bool, device=device).bernoulli_(1.0 - p)
-    numel = math.prod(shape)
-    bits = torch.empty((numel + 1) // 2, dtype=torch.int32).random_()  # uniform in [0, 2**31)
-    halves = bits.view(torch.int16)[:numel]  # two per draw
-    return ((halves & 0x7FFF) >= round(p * 2**15)).view(shape)
-
-
-class Dropout(nn.Module):
-    """Dropout (training only) drawing its mask with :func:`dropout_keep_mask` on CPU and
-    keeping a bool mask (not a float one) for the backward pass; ``nn.Dropout`` elsewhere.
-
-    Arguments
-    ---------
-    p : float
-        Probability of dropping an element.
-
-    Example
-    -------
-    >>> drop = Dropout(0.5)
-    >>> y = drop(torch.ones(1000))
-    >>> sorted(set(y.tolist()))
-    [0.0, 2.0]
-    >>> torch.equal(drop.eval()(torch.ones(3)), torch.ones(3))
-    True
-    """
-
-    def __init__(self, p: float = 0.1):
-        super().__init__()
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p={p} must be in [0, 1)")
-        self.p = p
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Arguments: x, any shape. Returns x with dropped elements zeroed, others scaled."""
-        if not self.training or self.p == 0.0:
-            return x
-        if x.device.type != "cpu":
-            return F.dropout(x, self.p, training=True)
-        keep = dropout_keep_mask(x.shape, self.p, x.device)
-        return (x * keep).mul_(1.0 / (1.0 - self.p))
 
 
 class ParallelLinear(nn.Module):
@@ -406,7 +333,7 @@ class SummaryMixing(nn.Module):
         w_summary = self.combiner.weight[:, self.local_out :]  # (d_model, S)
         if keep_local is not None:  # dropout; its 1 / (1 - p) scaling is applied to the weights
             scale = 1.0 / (1.0 - self.dropout)
-            local, s = local * keep_local, s * keep_summary
+            local, s = apply_keep_mask(local, keep_local), apply_keep_mask(s, keep_summary)
             w_local, w_summary = w_local * scale, w_summary * scale
         y = F.linear(local, w_local)  # (B, T, d_model)
         y += F.linear(s, w_summary, self.combiner.bias)  # (B, 1 or T, d_model)

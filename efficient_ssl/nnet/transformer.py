@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 
 from efficient_ssl.nnet.attention import build_mixer
-from efficient_ssl.nnet.summary_mixing import Dropout
+from efficient_ssl.nnet.fast_ops import Dropout
 
 
 class FeedForward(nn.Sequential):
