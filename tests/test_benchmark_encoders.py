@@ -13,11 +13,11 @@ FULL_STEPS = {"regularMHA_w2v2", "speechbrain_w2v2"}
 def test_quick_benchmark_writes_records_and_plot(tmp_path):
     command = [sys.executable, str(ROOT / "tools" / "benchmark_encoders.py"), "--output", str(tmp_path)]
     result = subprocess.run(
-        command + ["--quick", "--threads", "1"], capture_output=True, text=True, timeout=120, check=False
+        command + ["--quick", "--threads", "1", "--floor"], capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, result.stderr[-2000:]
     records = json.loads((tmp_path / "benchmark_encoders.json").read_text())
-    assert {r["mixer"] for r in records} == MIXERS | FULL_STEPS
+    assert {r["mixer"] for r in records} == MIXERS | FULL_STEPS | {"no_mixer"}
     assert sorted({r["seconds"] for r in records}) == [1.5, 3]
     for record in records:
         assert record["step_time_s"] > 0 and record["peak_mem_mb"] > 0 and record["flops"] > 0
@@ -26,6 +26,9 @@ def test_quick_benchmark_writes_records_and_plot(tmp_path):
     by_key = {(r["mixer"], r["seconds"]): r for r in records}
     for model in MIXERS | FULL_STEPS:  # longer utterances cost more compute
         assert by_key[(model, 3)]["flops"] > by_key[(model, 1.5)]["flops"]
+    for seconds in (1.5, 3):  # the floor: every mixer adds compute to it
+        floor = by_key[("no_mixer", seconds)]["flops"]
+        assert all(by_key[(mixer, seconds)]["flops"] > floor for mixer in MIXERS)
     for seconds in (1.5, 3):
         # The same computation, attention counted whichever kernel runs it (SDPA on CPU included).
         sdpa, materialised = by_key[("regularMHA", seconds)], by_key[("speechbrain_mha", seconds)]

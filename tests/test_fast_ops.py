@@ -73,3 +73,19 @@ def test_depthwise_initialises_like_conv1d_and_rejects_even_kernels():
     assert torch.equal(conv.weight, reference.weight) and torch.equal(conv.bias, reference.bias)
     with pytest.raises(ValueError, match="must be odd"):
         DepthwiseConv1d(8, 4)
+
+
+def test_depthwise_trains_under_cpu_bf16_autocast():
+    torch.manual_seed(0)
+    conv = DepthwiseConv1d(8, 5)
+    x = torch.randn(2, 30, 8, requires_grad=True)
+    conv(x).sum().backward()
+    reference_grads = x.grad.clone(), conv.weight.grad.clone()
+    x.grad = conv.weight.grad = None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = conv(x)
+    assert out.dtype == torch.bfloat16
+    out.float().sum().backward()
+    assert x.grad.dtype == conv.weight.grad.dtype == torch.float32
+    for grad, reference in zip((x.grad, conv.weight.grad), reference_grads):
+        torch.testing.assert_close(grad, reference, atol=0.1, rtol=0.05)

@@ -30,7 +30,7 @@ Writes DIR/benchmark_encoders.json (one record per model and length), DIR/benchm
 (log-log time and memory against length), and prints a table with ratios to each
 comparison's reference (regularMHA, regularMHA_w2v2) and the goals with PASS/FAIL.
 
-Usage: python tools/benchmark_encoders.py --output DIR [--quick] [--repeats N] [--seconds 5 10 ...]
+Usage: python tools/benchmark_encoders.py --output DIR [--quick] [--repeats N] [--seconds 5 10 ...] [--floor]
 """
 
 import argparse
@@ -72,7 +72,12 @@ from efficient_ssl.nnet.frontends import build_frontend  # noqa: E402
 MIXERS = ("SummaryMixing", "regularMHA", "speechbrain_mha")
 OURS_W2V2, SPEECHBRAIN_W2V2 = "regularMHA_w2v2", "speechbrain_w2v2"
 MODELS = MIXERS + (OURS_W2V2, SPEECHBRAIN_W2V2)
-REFERENCE = {**{mixer: "regularMHA" for mixer in MIXERS}, OURS_W2V2: OURS_W2V2, SPEECHBRAIN_W2V2: OURS_W2V2}
+NO_MIXER = "no_mixer"  # --floor: the encoder step with a mixer that costs nothing
+REFERENCE = {
+    **{mixer: "regularMHA" for mixer in MIXERS + (NO_MIXER,)},
+    OURS_W2V2: OURS_W2V2,
+    SPEECHBRAIN_W2V2: OURS_W2V2,
+}
 SAMPLE_RATE = 16000
 BATCH = 2
 ENCODER = dict(
@@ -94,16 +99,30 @@ def max_frames(max_seconds: float) -> int:
     return int(max_seconds * 50) + 10
 
 
+class NoMixer(nn.Module):
+    """A token mixer that returns its input: what the rest of a layer costs, the floor of any
+    mixer's step time."""
+
+    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """x (B, T, d_model) -> x."""
+        return x
+
+
 def build_encoder(attention_type: str, max_seconds: float) -> PretrainedEncoder:
-    """The mini encoder with the given mixer; the same seed gives the same shared weights."""
+    """The mini encoder with the given mixer (or ``NO_MIXER``); the same seed gives the same
+    shared weights."""
     torch.manual_seed(0)
-    return PretrainedEncoder(
+    encoder = PretrainedEncoder(
         "mel_cnn",
-        dict(ENCODER, attention_type=attention_type),
+        dict(ENCODER, attention_type="SummaryMixing" if attention_type == NO_MIXER else attention_type),
         frontend_kwargs={"channels": FRONTEND_CHANNELS},
         input_dropout=INPUT_DROPOUT,
         max_len=max_frames(max_seconds),
     ).train()
+    if attention_type == NO_MIXER:
+        for layer in encoder.context.layers:
+            layer.mixer = NoMixer()
+    return encoder
 
 
 class SpeechBrainWav2Vec2(nn.Module):
@@ -315,11 +334,11 @@ def table(records: list[dict]) -> str:
 
 def plot(records: list[dict], path: Path) -> None:
     """Log-log step time and peak memory against utterance length, one line per model
-    (dashed: full wav2vec 2.0 pretraining steps)."""
+    (dashed: full wav2vec 2.0 pretraining steps; dotted: no mixer)."""
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
-    for model in MODELS:
+    for model in dict.fromkeys(r["mixer"] for r in records):
         rows = [r for r in records if r["mixer"] == model]
-        style = "-" if model in MIXERS else "--"
+        style = {NO_MIXER: ":"}.get(model, "-" if model in MIXERS else "--")
         for axis, key in zip(axes, ("step_time_s", "peak_mem_mb")):
             axis.plot([r["seconds"] for r in rows], [r[key] for r in rows], style, marker="o", label=model)
     lengths = sorted({r["seconds"] for r in records})
@@ -338,9 +357,11 @@ def plot(records: list[dict], path: Path) -> None:
     plt.close(figure)
 
 
-def run(seconds: Sequence[float], repeats: int, log: Callable[[str], None] = print) -> list[dict]:
+def run(
+    seconds: Sequence[float], repeats: int, models: Sequence[str] = MODELS, log: Callable[[str], None] = print
+) -> list[dict]:
     """Measure every model at every length; returns the records."""
-    steps = {model: build_step(model, max(seconds)) for model in MODELS}
+    steps = {model: build_step(model, max(seconds)) for model in models}
     records = []
     for length in seconds:
         records.extend(measure_length(steps, length, repeats))
@@ -355,6 +376,10 @@ def main(argv: Optional[Sequence[str]] = None) -> list[dict]:
     parser.add_argument("--quick", action="store_true", help="smoke test: 1.5 and 3 s, one repeat")
     parser.add_argument("--repeats", type=int, default=5, help="timed steps per mixer and length")
     parser.add_argument("--seconds", type=float, nargs="+", default=[5, 10, 20, 30, 60])
+    parser.add_argument(
+        "--floor", action="store_true",
+        help=f"also time the encoder step with a mixer that costs nothing ({NO_MIXER!r}): the floor of any mixer",
+    )
     parser.add_argument(
         "--threads", type=int, default=None,
         help="torch threads (default: torch's default); 1 gives steadier timings on a shared CPU",
@@ -372,7 +397,7 @@ def main(argv: Optional[Sequence[str]] = None) -> list[dict]:
     keep_freed_cpu_memory()  # as Brain.fit does on CPU: steps reuse freed memory
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} threads; lengths {seconds} s, {repeats} repeats")
-    records = run(seconds, repeats)
+    records = run(seconds, repeats, MODELS + ((NO_MIXER,) if args.floor else ()))
     for record in records:
         record["threads"] = threads
     json_path = args.output / "benchmark_encoders.json"
@@ -386,6 +411,10 @@ def main(argv: Optional[Sequence[str]] = None) -> list[dict]:
             print(f"  n/a   {description} <= {bound} (length not measured)")
         else:
             print(f"  {'PASS' if value <= bound else 'FAIL'}  {description}: {value:.2f} (<= {bound})")
+    for length in (20, 60) if args.floor else ():
+        floor = ratio(records, "step_time_s", length, NO_MIXER, "regularMHA")
+        if floor is not None:
+            print(f"  floor: {NO_MIXER} / regularMHA time at {length} s: {floor:.2f} (no mixer can do better)")
     print(f"wrote {json_path} and {json_path.with_suffix('.png')}")
     return records
 

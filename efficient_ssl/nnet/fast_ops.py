@@ -158,14 +158,17 @@ class _DepthwiseConv1dCPU(torch.autograd.Function):
     """
 
     @staticmethod
+    @torch.amp.custom_fwd(device_type="cpu")
     def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """x (B, T, C) contiguous, weight (C, 1, K), bias (C,). Returns (B, T, C)."""
         ctx.save_for_backward(x, weight)
         return _depthwise_forward(x, weight, bias)
 
     @staticmethod
+    @torch.amp.custom_bwd(device_type="cpu")
     def backward(ctx, grad: torch.Tensor):
-        """grad (B, T, C). Returns the gradients of x, weight and bias."""
+        """grad (B, T, C). Returns the gradients of x, weight and bias (run under the
+        forward's autocast state, so that bf16 autocast on CPU works)."""
         x, weight = ctx.saved_tensors
         batch, time, channels = x.shape
         kernel = weight.shape[-1]
