@@ -1,7 +1,8 @@
 """Layers whose CPU training step is faster than torch's stock ones, with the same maths.
 
 - :class:`Dropout` draws its mask from a faster generator than ``nn.Dropout`` on CPU and
-  keeps it as bool for the backward pass.
+  keeps it as bool, converted to float through uint8 (torch's bool-to-float conversion is
+  an unvectorised loop) when applied.
 - :class:`DepthwiseConv1d` runs a depthwise convolution over time on time-major
   (B, T, C) features without transposing them, and computes its weight gradient with a
   fast convolution instead of oneDNN's depthwise weight-gradient kernel, which on CPU
