@@ -2,6 +2,7 @@
 manifests, and a smoke run of every probe recipe on the tiny corpus."""
 
 import csv
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -225,14 +226,26 @@ def test_run_probes_table_for_an_encoder_and_its_control(tiny_corpus, encoder_fo
         sys.executable, str(ROOT / "tools" / "run_probes.py"), f"--encoder=tiny={encoder_folder}",
         "--random-control", f"--output={out}", f"--data={tiny_corpus}", "--tasks", *tasks, *overrides,
     ]
-    run = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    run = subprocess.run(cmd + ["--seeds=2"], capture_output=True, text=True, cwd=tmp_path)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    rows = list(csv.reader(open(out / "probes.csv")))
-    assert [r[0] for r in rows[1:]] == ["tiny", "tiny (random init)"]
-    assert len(rows[0]) == 1 + len(tasks) + 2  # encoder, tasks, CPU and wall minutes
-    assert all(float(v) >= 0 for r in rows[1:] for v in r[1:])
+    rows = list(csv.DictReader(open(out / "probes.csv")))
+    assert [r["encoder"] for r in rows] == ["tiny", "tiny (random init)"]
+    # encoder, tasks, the CER of the two CTC tasks, the std of every task (2 seeds), CPU and wall minutes
+    assert len(rows[0]) == 1 + 3 * len(tasks) - 1 + 2
+    assert all(float(v) >= 0 for r in rows for k, v in r.items() if k != "encoder")
+    # Each seed is its own run of the recipe, with its seed, and the cell is their mean.
+    for task in tasks:
+        values = [
+            json.loads((out / "runs" / "tiny" / task / str(seed) / "probe_result.json").read_text())["value"]
+            for seed in (1234, 1235)
+        ]
+        assert float(rows[0][f"{task} ({'EER' if task.startswith('speaker') else 'WER'})"]) == pytest.approx(
+            sum(values) / 2, abs=0.01
+        )
+    seed_file = out / "runs" / "tiny" / "speaker_verification" / "1235" / "hyperparams.yaml"
+    assert "seed: 1235" in seed_file.read_text()
     assert (out / "layer_weights.png").stat().st_size > 0
-    assert "speaker_verification EER" in (out / "probes.md").read_text()
+    assert "± " in (out / "probes.md").read_text()
     # A second call finds every run finished and only rewrites the table.
-    again = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
-    assert again.returncode == 0 and list(csv.reader(open(out / "probes.csv"))) == rows
+    again = subprocess.run(cmd + ["--seeds=2"], capture_output=True, text=True, cwd=tmp_path)
+    assert again.returncode == 0 and list(csv.DictReader(open(out / "probes.csv"))) == rows

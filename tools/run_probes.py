@@ -9,13 +9,20 @@ thread, ``--jobs`` at a time, then gathers each run's ``probe_result.json`` into
   lower is better; accuracy in %, higher is better), plus the CPU time of each row;
 - ``DIR/layer_weights.png``: the learned share of each hidden state, one panel per task.
 
-Runs live in ``DIR/runs/<encoder>/<task>``; a finished run (its ``probe_result.json`` exists)
-is not run again, so an interrupted suite resumes.
+A task may run with several seeds (``Task.seeds``, or ``--seeds N`` for every task): seeds
+1234, 1235, ... each train a fresh probe (and, for the random control, draw a fresh untrained
+encoder), and the table shows their mean, with the standard deviation beside it in
+``probes.md`` (and in ``probes.csv``); CPU and wall times add up over seeds. CTC tasks also
+report their CER.
+
+Runs live in ``DIR/runs/<encoder>/<task>/<seed>``; a finished run (its ``probe_result.json``
+exists) is not run again, so an interrupted suite resumes.
 
 Usage:
     python tools/run_probes.py --encoder results/pt_SummaryMixing/save --random-control \\
         --output results/probes_mini
     python tools/run_probes.py --encoder sm=PATH1 --encoder mhsa=PATH2 --output DIR --tasks emotion intent
+    python tools/run_probes.py --encoder PATH --output DIR --seeds 3   # every task averaged over 3 seeds
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import argparse
 import csv
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -37,21 +45,26 @@ RESULT_FILE = "probe_result.json"
 
 @dataclass(frozen=True)
 class Task:
-    """One column of the table: a recipe, its YAML, the data folder under --data and extra overrides."""
+    """One column of the table: a recipe, its YAML, the data folder under --data, extra overrides
+    and how many seeds (1234, 1235, ...) are averaged by default."""
 
     recipe: str
     hparams: str
     data: str
     overrides: tuple[str, ...] = ()
+    seeds: int = 1
 
 
+FIRST_SEED = 1234
+# Speaker verification (10 test speakers: the EER of one probe moves by several points with its
+# seed) and intent (75 test commands: one utterance is 1.3 points) are averaged over 3 seeds.
 TASKS = {
     "librispeech_asr": Task("recipes/LibriSpeech/probe", "bilstm_mini.yaml", "LibriSpeech"),
     "cv_cy_asr": Task("recipes/CommonVoice/probe", "bilstm_mini.yaml", "CommonVoice", ("--language=cy",)),
     "cv_eu_asr": Task("recipes/CommonVoice/probe", "bilstm_mini.yaml", "CommonVoice", ("--language=eu",)),
-    "speaker_verification": Task("recipes/MiniCorpus/probe", "speaker_xvector.yaml", "."),
+    "speaker_verification": Task("recipes/MiniCorpus/probe", "speaker_xvector.yaml", ".", seeds=3),
     "emotion": Task("recipes/MiniCorpus/probe", "emotion_pool.yaml", "."),
-    "intent": Task("recipes/MiniCorpus/probe", "intent_pool.yaml", "."),
+    "intent": Task("recipes/MiniCorpus/probe", "intent_pool.yaml", ".", seeds=3),
 }
 HIGHER_IS_BETTER = {"accuracy"}
 
@@ -88,15 +101,15 @@ def parse_encoders(specs: list[str], random_control: bool) -> list[Encoder]:
     return encoders
 
 
-def run_folder(output: Path, encoder: Encoder, task: str) -> Path:
-    """Where one (encoder, task) run lives."""
+def run_folder(output: Path, encoder: Encoder, task: str, seed: int) -> Path:
+    """Where one (encoder, task, seed) run lives."""
     slug = encoder.name.replace(" ", "_").replace("(", "").replace(")", "")
-    return output / "runs" / slug / task
+    return output / "runs" / slug / task / str(seed)
 
 
-def run_one(encoder: Encoder, task: str, data: Path, output: Path, overrides: list[str]) -> dict:
+def run_one(encoder: Encoder, task: str, seed: int, data: Path, output: Path, overrides: list[str]) -> dict:
     """Runs one recipe (unless already finished) and returns its result with its CPU time."""
-    folder = run_folder(output, encoder, task)
+    folder = run_folder(output, encoder, task, seed)
     result_file = folder / RESULT_FILE
     if not result_file.is_file():
         spec = TASKS[task]
@@ -108,6 +121,7 @@ def run_one(encoder: Encoder, task: str, data: Path, output: Path, overrides: li
             f"--pretrained_encoder={encoder.path.resolve()}",
             f"--random_init={encoder.random_init}",
             f"--output_folder={folder.resolve()}",
+            f"--seed={seed}",
             *spec.overrides,
             *overrides,
         ]
@@ -128,25 +142,74 @@ def run_one(encoder: Encoder, task: str, data: Path, output: Path, overrides: li
     return result
 
 
+def average_seeds(runs: list[dict]) -> dict:
+    """One cell from the runs of its seeds: mean (and std) of the value and of the CER when there
+    is one, mean layer weights, summed times.
+
+    Example
+    -------
+    >>> runs = [{"metric": "EER", "value": v, "layer_weights": [w, 1 - w], "cpu_s": 60.0, "wall_s": 61.0}
+    ...         for v, w in ((10.0, 0.2), (14.0, 0.4))]
+    >>> cell = average_seeds(runs)
+    >>> cell["value"], round(cell["std"], 2), [round(w, 2) for w in cell["layer_weights"]], cell["cpu_s"]
+    (12.0, 2.83, [0.3, 0.7], 120.0)
+    """
+    cell = {"metric": runs[0]["metric"], "seeds": len(runs)}
+    for key in ("value", "CER"):
+        if key in runs[0]:
+            values = [r[key] for r in runs]
+            cell[key] = statistics.fmean(values)
+            cell["std" if key == "value" else f"{key}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+    cell["layer_weights"] = [statistics.fmean(w) for w in zip(*(r["layer_weights"] for r in runs))]
+    cell["cpu_s"] = sum(r["cpu_s"] for r in runs)
+    cell["wall_s"] = sum(r["wall_s"] for r in runs)
+    return cell
+
+
+def format_cell(cell: dict, key: str = "value") -> str:
+    """``12.00``, or ``12.00 ± 2.83`` over several seeds."""
+    std = cell["std" if key == "value" else f"{key}_std"]
+    return f"{cell[key]:.2f}" + (f" ± {std:.2f}" if cell["seeds"] > 1 else "")
+
+
 def write_table(results: dict[str, dict[str, dict]], tasks: list[str], output: Path) -> None:
-    """probes.csv and probes.md: rows = encoders, columns = tasks."""
-    metrics = {task: next(r[task]["metric"] for r in results.values()) for task in tasks}
-    header = ["encoder"] + [f"{task} ({metrics[task]})" for task in tasks] + ["cpu_min", "wall_min"]
-    rows = []
+    """probes.csv and probes.md: rows = encoders, columns = tasks (then the CER of CTC tasks)."""
+    first = next(iter(results.values()))
+    metrics = {task: first[task]["metric"] for task in tasks}
+    cer_tasks = [task for task in tasks if "CER" in first[task]]
+    seeds = {task: first[task]["seeds"] for task in tasks}
+    header = (
+        ["encoder"]
+        + [f"{task} ({metrics[task]})" for task in tasks]
+        + [f"{task} (CER)" for task in cer_tasks]
+        + [f"{task} (std)" for task in tasks if seeds[task] > 1]
+        + ["cpu_min", "wall_min"]
+    )
+    csv_rows, md_rows = [], []
     for name, by_task in results.items():
         cpu = sum(r["cpu_s"] for r in by_task.values()) / 60
         wall = sum(r["wall_s"] for r in by_task.values()) / 60
-        rows.append([name] + [f"{by_task[t]['value']:.2f}" for t in tasks] + [f"{cpu:.1f}", f"{wall:.1f}"])
+        times = [f"{cpu:.1f}", f"{wall:.1f}"]
+        csv_rows.append(
+            [name]
+            + [f"{by_task[t]['value']:.2f}" for t in tasks]
+            + [f"{by_task[t]['CER']:.2f}" for t in cer_tasks]
+            + [f"{by_task[t]['std']:.2f}" for t in tasks if seeds[t] > 1]
+            + times
+        )
+        md_rows.append(
+            [name]
+            + [format_cell(by_task[t]) + (f" (CER {format_cell(by_task[t], 'CER')})" if t in cer_tasks else "") for t in tasks]
+            + times
+        )
     with open(output / "probes.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows(csv_rows)
     arrows = ["↑" if metrics[t] in HIGHER_IS_BETTER else "↓" for t in tasks]
-    lines = [
-        "| " + " | ".join(["encoder"] + [f"{t} {metrics[t]} {a}" for t, a in zip(tasks, arrows)] + ["CPU min", "wall min"]) + " |",
-        "|" + "---|" * len(header),
-    ]
-    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    names = [f"{t} {metrics[t]} {a}" + (f" ({seeds[t]} seeds)" if seeds[t] > 1 else "") for t, a in zip(tasks, arrows)]
+    lines = ["| " + " | ".join(["encoder"] + names + ["CPU min", "wall min"]) + " |", "|" + "---|" * (len(tasks) + 3)]
+    lines += ["| " + " | ".join(row) + " |" for row in md_rows]
     (output / "probes.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -185,13 +248,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--random-control", action="store_true", help="add each encoder untrained (same shape)")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one thread each)")
     parser.add_argument("--override", action="append", default=[], help="--key=value passed to every recipe")
+    parser.add_argument(
+        "--seeds", type=int, default=None, help=f"seeds {FIRST_SEED}, {FIRST_SEED + 1}, ... averaged per task "
+        "(default: each task's own, see TASKS)"
+    )
     args = parser.parse_args(argv)
+    if args.seeds is not None and args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, got {args.seeds}")
     encoders = parse_encoders(args.encoder, args.random_control)
     args.output.mkdir(parents=True, exist_ok=True)
-    jobs = [(encoder, task) for encoder in encoders for task in args.tasks]
+    seeds = {t: range(FIRST_SEED, FIRST_SEED + (args.seeds or TASKS[t].seeds)) for t in args.tasks}
+    jobs = [(encoder, task, seed) for encoder in encoders for task in args.tasks for seed in seeds[task]]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         futures = {job: pool.submit(run_one, *job, args.data, args.output, args.override) for job in jobs}
-        results = {e.name: {t: futures[(e, t)].result() for t in args.tasks} for e in encoders}
+        results = {
+            e.name: {t: average_seeds([futures[(e, t, seed)].result() for seed in seeds[t]]) for t in args.tasks}
+            for e in encoders
+        }
     write_table(results, args.tasks, args.output)
     plot_layer_weights(results, args.tasks, args.output / "layer_weights.png")
     print((args.output / "probes.md").read_text(), end="")
