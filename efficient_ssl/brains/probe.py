@@ -18,7 +18,8 @@ Only the layer weights and the probe + classifier train, with two optimisers:
   verification EER of cosine scores between embeddings (the probe's output), computed with
   speechbrain's ``EER``. Checkpoints on the lowest valid error (EER, or 100 - accuracy).
 
-Each recipe ends with :func:`save_probe_result`, the ``probe_result.json`` that
+The recipes call :func:`run_ctc_probe` or :func:`run_utterance_probe` once their manifests
+exist; both end with :func:`save_probe_result`, the ``probe_result.json`` that
 ``tools/run_probes.py`` gathers into one table.
 
 Authors
@@ -36,13 +37,15 @@ import speechbrain as sb
 import torch
 import torch.nn.functional as F
 from speechbrain.dataio.dataset import DynamicItemDataset
+from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.nnet.schedulers import update_learning_rate
 from speechbrain.utils.metric_stats import EER, ClassificationStats, ErrorRateStats
 
 from efficient_ssl.brains.base import Brain
 from efficient_ssl.brains.ctc import ctc_text_pipeline, greedy_transcripts
 from efficient_ssl.data.manifest import write_json_atomic
-from efficient_ssl.data.pipeline import DataBundle, dataio_prepare
+from efficient_ssl.data.pipeline import DataBundle, as_paths, dataio_prepare
+from efficient_ssl.data.tokens import manifest_texts
 from efficient_ssl.models.wav2vec2 import load_pretrained_encoder
 
 RESULT_FILE = "probe_result.json"
@@ -423,4 +426,63 @@ def run_ctc_probe(hparams: dict, run_opts: dict, tokenizer) -> dict:
         CER=stats["CER"], test_set=name, pretrained_encoder=str(hparams["pretrained_encoder"]), random_init=hparams["random_init"],
     )
     print(f"{hparams['task']} {name}: WER {stats['WER']:.2f}%  CER {stats['CER']:.2f}%")
+    return stats
+
+
+def run_utterance_probe(hparams: dict, run_opts: dict) -> dict:
+    """The body shared by the utterance probe recipes (speaker, emotion, intent), once manifests exist.
+
+    Builds the label encoder over ``label_column`` (saved as ``labels_<column>.txt`` in the save
+    folder), the frozen encoder + probe, fits, tests the best checkpoint (lowest valid error) on
+    the first test set and writes ``probe_result.json``. A set with trials (``valid_trials`` /
+    ``test_trials``) is scored by the EER of cosine scores between the probe's embeddings and
+    needs no labels of its own (its speakers are unseen in training); the others by accuracy.
+
+    Arguments
+    ---------
+    hparams : dict
+        The loaded probe YAML (keys of ``recipes/MiniCorpus/probe/hparams/emotion_pool.yaml``).
+    run_opts : dict
+        From ``speechbrain.parse_arguments``.
+
+    Returns
+    -------
+    dict
+        The test stats (``EER``, or ``accuracy`` and ``loss``).
+    """
+    # Classes: every label of the sets scored by accuracy (a class missing from a small training
+    # set is then an error, not a crash); trial-scored sets hold speakers unseen in training.
+    label_csvs = as_paths(hparams["train_csv"])
+    if hparams["valid_trials"] is None:
+        label_csvs += as_paths(hparams["valid_csv"])
+    if hparams["test_trials"] is None:
+        label_csvs += as_paths(hparams["test_csv"])
+    label_encoder = CategoricalEncoder()
+    label_encoder.load_or_create(
+        Path(hparams["save_folder"]) / f"labels_{hparams['label_column']}.txt",
+        from_iterables=[manifest_texts(label_csvs, column=hparams["label_column"])],
+    )
+    hparams["label_encoder"] = label_encoder
+    modules = load_probe_modules(hparams, len(label_encoder))
+    data = probe_data(
+        hparams,
+        dynamic_items=[label_pipeline(label_encoder, hparams["label_column"])],
+        output_keys=["id", "sig", "label_encoded"],
+    )
+    name, test_set = next(iter(data.test.items()))
+    for dataset, trials in ((data.valid, hparams["valid_trials"]), (test_set, hparams["test_trials"])):
+        if trials is not None:
+            dataset.set_output_keys(["id", "sig"])
+    brain = UtteranceProbeBrain(
+        modules=modules, hparams=hparams, run_opts=run_opts, checkpointer=hparams["checkpointer"]
+    )
+    brain.fit_bundle(data)
+    brain.evaluate(test_set, min_key="error", test_loader_kwargs=data.test_loader_kwargs[name])
+    metric = "EER" if hparams["test_trials"] is not None else "accuracy"
+    stats = brain.test_stats
+    save_probe_result(
+        hparams["output_folder"], hparams["task"], metric, stats[metric], brain.layer_weights(),
+        test_set=name, pretrained_encoder=str(hparams["pretrained_encoder"]), random_init=hparams["random_init"],
+    )
+    print(f"{hparams['task']} {name}: {metric} {stats[metric]:.2f}%")
     return stats

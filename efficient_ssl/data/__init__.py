@@ -4,6 +4,9 @@ Modules
     librispeech   prepare_librispeech: LibriSpeech as distributed -> <split>.csv
     common_voice  prepare_common_voice: Common Voice as distributed -> <lang>/<split>.csv
     labels        prepare_mini_labels: the mini corpus's speaker / emotion / intent labels -> probe manifests
+    voxceleb      prepare_voxceleb1: VoxCeleb1 as distributed -> train / valid / test + trials (speaker probes)
+    iemocap       prepare_iemocap: IEMOCAP as distributed -> one leave-one-session-out fold, 4 emotions
+    slurp         prepare_slurp: SLURP as distributed -> <split>.csv, one row per recording (intent probes)
     tokens        CharTokenizer, SentencePieceTokenizer, load_tokenizer (blank = 0)
     manifest      shared by the prepare functions: atomic CSV, saved options, audio checks, bad-file reports
     text          per-language transcript normalisation
@@ -12,6 +15,7 @@ Modules
 """
 
 from efficient_ssl.data.common_voice import prepare_common_voice
+from efficient_ssl.data.iemocap import prepare_iemocap
 from efficient_ssl.data.labels import prepare_mini_labels
 from efficient_ssl.data.librispeech import prepare_librispeech
 from efficient_ssl.data.pipeline import (
@@ -21,7 +25,9 @@ from efficient_ssl.data.pipeline import (
     make_loader_kwargs,
     read_audio,
 )
+from efficient_ssl.data.slurp import prepare_slurp
 from efficient_ssl.data.text import normalize_text
+from efficient_ssl.data.voxceleb import prepare_voxceleb1
 
 __all__ = [
     "DataBundle",
@@ -30,7 +36,10 @@ __all__ = [
     "make_loader_kwargs",
     "normalize_text",
     "prepare_common_voice",
+    "prepare_iemocap",
     "prepare_librispeech",
     "prepare_mini_labels",
+    "prepare_slurp",
+    "prepare_voxceleb1",
     "read_audio",
 ]

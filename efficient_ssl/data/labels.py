@@ -15,7 +15,9 @@ split this writes, in ``save_folder``:
 plus the ``*_skipped.csv`` reports of :func:`efficient_ssl.data.manifest.write_manifest`.
 Idempotent: the options are saved in ``labels_prepare.json``.
 
-The real corpora these tasks stand for (VoxCeleb1, IEMOCAP, SLURP) are not prepared here yet.
+The real corpora these tasks stand for are prepared by :mod:`efficient_ssl.data.voxceleb`
+(VoxCeleb1), :mod:`efficient_ssl.data.iemocap` (IEMOCAP) and :mod:`efficient_ssl.data.slurp`
+(SLURP), for the recipes ``recipes/{VoxCeleb1,IEMOCAP,SLURP}/probe``.
 
 Authors
  * efficient_ssl contributors 2025

@@ -94,7 +94,7 @@ def _load_manifests(csv_paths: Sequence[Path], data_folder: Path) -> dict[str, d
     return data
 
 
-def _as_list(paths: str | Path | Sequence[str | Path] | None) -> list[Path]:
+def as_paths(paths: str | Path | Sequence[str | Path] | None) -> list[Path]:
     """Normalises a manifest entry of hparams (None, one path or several) to a list of paths."""
     if paths is None:
         return []
@@ -160,7 +160,7 @@ def make_dataset(
     """
     if sorting not in SORTINGS:
         raise ValueError(f"sorting={sorting!r} is not one of {SORTINGS}; set sorting to one of them")
-    dataset = DynamicItemDataset(_load_manifests(_as_list(csv_paths), Path(data_folder)))
+    dataset = DynamicItemDataset(_load_manifests(as_paths(csv_paths), Path(data_folder)))
     audio_pipeline = functools.partial(read_audio, sample_rate=sample_rate)  # picklable for workers
     dataset.add_dynamic_item(audio_pipeline, takes="wav", provides="sig")
     for item in dynamic_items:
@@ -377,11 +377,11 @@ def dataio_prepare(
             hp["num_buckets"], shuffle=shuffle, batch_ordering=ordering, num_workers=hp["num_workers"],
         )
 
-    train = dataset(_as_list(hp["train_csv"]), hp["sorting"], hp["max_duration"])
+    train = dataset(as_paths(hp["train_csv"]), hp["sorting"], hp["max_duration"])
     shuffle = hp["sorting"] == "random"
-    valid_csvs = _as_list(hp["valid_csv"])
+    valid_csvs = as_paths(hp["valid_csv"])
     valid = dataset(valid_csvs, "ascending", None) if valid_csvs else None
-    test_csvs = _test_names(_as_list(hp["test_csv"]))
+    test_csvs = _test_names(as_paths(hp["test_csv"]))
     test = {name: dataset([csv], "ascending", None) for name, csv in test_csvs.items()}
     return DataBundle(
         train=train,

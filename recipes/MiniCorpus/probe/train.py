@@ -15,21 +15,12 @@ Usage:
 """
 
 import sys
-from pathlib import Path
 
 import speechbrain as sb
-from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.utils.distributed import run_on_main
 
-from efficient_ssl.brains.probe import (
-    UtteranceProbeBrain,
-    label_pipeline,
-    load_probe_modules,
-    probe_data,
-    save_probe_result,
-)
+from efficient_ssl.brains.probe import run_utterance_probe
 from efficient_ssl.data.labels import prepare_mini_labels
-from efficient_ssl.data.tokens import manifest_texts
 from efficient_ssl.hparams import create_experiment_directory, load_hparams
 
 
@@ -44,43 +35,10 @@ def main() -> None:
             "data_folder": hparams["data_folder"],
             "save_folder": hparams["save_folder"],
             "splits": hparams["splits"],
+            "trials_per_utterance": hparams["trials_per_utterance"],
         },
     )
-    # Classes: every label of the sets scored by accuracy (a class missing from a small training
-    # set is then an error, not a crash); trial-scored sets hold speakers unseen in training.
-    label_csvs = list(hparams["train_csv"])
-    if hparams["valid_trials"] is None:
-        label_csvs.append(hparams["valid_csv"])
-    if hparams["test_trials"] is None:
-        label_csvs.extend(hparams["test_csv"])
-    label_encoder = CategoricalEncoder()
-    label_encoder.load_or_create(
-        Path(hparams["save_folder"]) / f"labels_{hparams['label_column']}.txt",
-        from_iterables=[manifest_texts(label_csvs, column=hparams["label_column"])],
-    )
-    hparams["label_encoder"] = label_encoder
-    modules = load_probe_modules(hparams, len(label_encoder))
-    data = probe_data(
-        hparams,
-        dynamic_items=[label_pipeline(label_encoder, hparams["label_column"])],
-        output_keys=["id", "sig", "label_encoded"],
-    )
-    name, test_set = next(iter(data.test.items()))
-    for dataset, trials in ((data.valid, hparams["valid_trials"]), (test_set, hparams["test_trials"])):
-        if trials is not None:
-            dataset.set_output_keys(["id", "sig"])
-    brain = UtteranceProbeBrain(
-        modules=modules, hparams=hparams, run_opts=run_opts, checkpointer=hparams["checkpointer"]
-    )
-    brain.fit_bundle(data)
-    brain.evaluate(test_set, min_key="error", test_loader_kwargs=data.test_loader_kwargs[name])
-    metric = "EER" if hparams["test_trials"] is not None else "accuracy"
-    value = brain.test_stats[metric]
-    save_probe_result(
-        hparams["output_folder"], hparams["task"], metric, value, brain.layer_weights(),
-        test_set=name, pretrained_encoder=str(hparams["pretrained_encoder"]), random_init=hparams["random_init"],
-    )
-    print(f"{hparams['task']} {name}: {metric} {value:.2f}%")
+    run_utterance_probe(hparams, run_opts)
 
 
 if __name__ == "__main__":
