@@ -22,6 +22,7 @@ from efficient_ssl.models.wav2vec2 import (
     ENCODER_WEIGHTS,
     compute_span_mask,
     gather_masked,
+    sample_cross_negatives,
     sample_negatives,
 )
 from efficient_ssl.nnet.frontends import MelCNN, RawWaveformCNN
@@ -120,6 +121,36 @@ def test_negatives_come_from_the_same_utterance_masked_frames():
         assert torch.all(negatives[:, b, :, 0] == b)
         assert set(negatives[:, b, :, 1].long().flatten().tolist()) <= allowed
         assert not torch.any(negatives[:, b, :, 1] == targets[b, :, 1])  # never the positive
+
+
+def test_cross_negatives_cover_the_whole_batch_but_never_the_positive():
+    torch.manual_seed(0)
+    batch, masked = 3, 40
+    # Encode (utterance, masked index) in the features to trace where each negative comes from.
+    utt = torch.arange(batch).view(batch, 1, 1).expand(batch, masked, 1)
+    index = torch.arange(masked).view(1, masked, 1).expand(batch, masked, 1)
+    targets = torch.cat([utt, index], dim=-1).float()  # (B, M, 2)
+    negatives = sample_cross_negatives(targets, 300)  # (N, B, M, 2)
+    assert negatives.shape == (300, batch, masked, 2)
+    same = (negatives == targets.unsqueeze(0)).all(dim=-1)  # (N, B, M)
+    assert not same.any()
+    for b in range(batch):
+        # uniform over the other B * M - 1 frames: about (B - 1) / B of them from other utterances
+        other = (negatives[:, b, :, 0] != b).float().mean().item()
+        assert abs(other - (batch - 1) * masked / (batch * masked - 1)) < 0.02
+
+
+def test_cross_sample_negatives_join_the_contrastive_loss():
+    # An untrained model scores all candidates alike: its loss is about log(1 + distractors).
+    wav, wav_lens = tone_sequences(2, 2.0), torch.tensor([1.0, 0.7])
+    model = tiny_model().eval()
+    losses = {}
+    for cross in (0, 50):
+        model.cross_sample_negatives = cross
+        torch.manual_seed(0)
+        losses[cross] = model(wav, wav_lens).contrastive_loss.item()
+    assert abs(losses[0] - math.log(11)) < 0.5
+    assert abs(losses[50] - math.log(61)) < 0.5
 
 
 @pytest.mark.parametrize("frontend", FRONTENDS)

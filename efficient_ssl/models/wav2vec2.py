@@ -11,7 +11,8 @@ Pieces and where they come from:
   dict, which is saved beside the weights so ``load_pretrained_encoder(path)`` needs nothing else.
 - ``Wav2Vec2Pretrainer``: span masking (``compute_span_mask``), Gumbel quantiser of the
   frontend latents (speechbrain's ``GumbelVectorQuantizer``), negatives from the same
-  utterance's masked frames (``sample_negatives``), contrastive loss on cosine
+  utterance's masked frames (``sample_negatives``) and optionally from the whole batch's
+  (``sample_cross_negatives``), contrastive loss on cosine
   similarity / temperature with -inf for negatives equal to the positive (speechbrain's
   ``ContrastiveLoss``) plus the diversity loss.
 
@@ -457,6 +458,47 @@ def sample_negatives(targets: torch.Tensor, num_negatives: int) -> torch.Tensor:
     return negatives.permute(2, 0, 1, 3)  # (N, B, M, C)
 
 
+def sample_cross_negatives(targets: torch.Tensor, num_negatives: int) -> torch.Tensor:
+    """Draws distractors for every masked frame among all masked frames of the batch.
+
+    fairseq's ``cross_sample_negatives``: uniform with replacement over the B * M - 1 other
+    masked frames of the batch, the positive skipped as in ``sample_negatives``. Most of them
+    come from other utterances, so telling them from the positive takes what differs between
+    utterances (the voice, the channel), which same-utterance negatives never ask for.
+
+    Arguments
+    ---------
+    targets : torch.Tensor
+        (B, M, C) targets of the masked frames, B * M >= 2.
+    num_negatives : int
+        Distractors N per masked frame.
+
+    Returns
+    -------
+    torch.Tensor
+        (N, B, M, C), the layout of speechbrain's ``ContrastiveLoss``.
+
+    Example
+    -------
+    >>> targets = torch.arange(6.0).view(2, 3, 1)
+    >>> negatives = sample_cross_negatives(targets, 50)
+    >>> negatives.shape
+    torch.Size([50, 2, 3, 1])
+    >>> bool((negatives != targets).all()), bool((negatives[:, 0] >= 3).any())
+    (True, True)
+    """
+    batch, num_masked, channels = targets.shape
+    total = batch * num_masked
+    with torch.no_grad():
+        positive = torch.arange(total, device=targets.device).view(batch, num_masked, 1)
+        index = torch.randint(
+            0, total - 1, (batch, num_masked, num_negatives), device=targets.device
+        )
+        index = index + (index >= positive).long()  # (B, M, N), never the positive
+    negatives = targets.reshape(total, channels)[index.view(-1)]  # (B * M * N, C)
+    return negatives.view(batch, num_masked, num_negatives, channels).permute(2, 0, 1, 3)
+
+
 class PretrainOutput(NamedTuple):
     """What ``Wav2Vec2Pretrainer.forward`` returns (losses are means over masked frames)."""
 
@@ -496,6 +538,12 @@ class Wav2Vec2Pretrainer(nn.Module):
         Frames per masked span.
     num_negatives : int
         Distractors per masked frame, drawn from the same utterance's masked frames.
+    cross_sample_negatives : int
+        Further distractors per masked frame, drawn from the whole batch's masked frames
+        (``sample_cross_negatives``); 0, as in wav2vec 2.0's published configurations, for none.
+    frontend_grad_scale : float
+        Multiplies the gradient that reaches the frontend (fairseq's ``feature_grad_mult``,
+        0.1 in wav2vec 2.0 base); 1.0 leaves it alone.
     quantiser_groups : int
         Codebooks G.
     quantiser_entries : int
@@ -527,6 +575,8 @@ class Wav2Vec2Pretrainer(nn.Module):
         mask_prob: float = 0.65,
         mask_length: int = 10,
         num_negatives: int = 100,
+        cross_sample_negatives: int = 0,
+        frontend_grad_scale: float = 1.0,
         quantiser_groups: int = 2,
         quantiser_entries: int = 320,
         temperature_decay: Sequence[float] = (2.0, 0.25, 0.999995),
@@ -548,6 +598,8 @@ class Wav2Vec2Pretrainer(nn.Module):
         self.mask_prob = mask_prob
         self.mask_length = mask_length
         self.num_negatives = num_negatives
+        self.cross_sample_negatives = cross_sample_negatives
+        self.frontend_grad_scale = frontend_grad_scale
         self.diversity_weight = diversity_weight
 
     def update_temperature(self, step: int) -> None:
@@ -570,6 +622,9 @@ class Wav2Vec2Pretrainer(nn.Module):
             ``loss`` (scalar, to backpropagate) and the statistics to log.
         """
         latents, mask = self.encoder.features(wav, wav_lens)
+        if self.frontend_grad_scale != 1.0:  # same values, gradient into the frontend scaled
+            scale = self.frontend_grad_scale
+            latents = latents * scale + latents.detach() * (1.0 - scale)
         span_mask = compute_span_mask(mask, self.mask_prob, self.mask_length)
         num_per_utt = int(span_mask[0].sum())
         if num_per_utt < 2:
@@ -582,6 +637,9 @@ class Wav2Vec2Pretrainer(nn.Module):
         quantised = self.quantiser(gather_masked(latents, span_mask))
         targets = self.target_proj(quantised["x"])  # (B, M, final_dim)
         negatives = sample_negatives(targets, self.num_negatives)  # (N, B, M, final_dim)
+        if self.cross_sample_negatives > 0:
+            cross = sample_cross_negatives(targets, self.cross_sample_negatives)
+            negatives = torch.cat([negatives, cross])  # (N + N_cross, B, M, final_dim)
         contrastive_sum, accuracy = self.contrastive(predictions, targets, negatives)
         num_masked = predictions.shape[0] * predictions.shape[1]
         contrastive = contrastive_sum / num_masked
