@@ -153,6 +153,24 @@ def test_cross_sample_negatives_join_the_contrastive_loss():
     assert abs(losses[50] - math.log(61)) < 0.5
 
 
+def test_frontend_grad_scale_scales_only_the_frontend_gradient():
+    wav, wav_lens = tone_sequences(2, 2.0), torch.tensor([1.0, 0.7])
+    model = tiny_model().eval()
+    grads, losses = {}, {}
+    for scale in (1.0, 0.1):
+        model.frontend_grad_scale = scale
+        model.zero_grad()
+        torch.manual_seed(0)
+        out = model(wav, wav_lens)
+        out.loss.backward()
+        losses[scale] = out.loss.item()
+        grads[scale] = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    assert losses[0.1] == pytest.approx(losses[1.0])
+    for name, grad in grads[1.0].items():
+        expected = grad * 0.1 if name.startswith("encoder.frontend.") else grad
+        torch.testing.assert_close(grads[0.1][name], expected, rtol=1e-4, atol=1e-7)
+
+
 @pytest.mark.parametrize("frontend", FRONTENDS)
 def test_tiny_model_overfits_a_batch(frontend):
     torch.manual_seed(0)
