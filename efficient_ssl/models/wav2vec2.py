@@ -462,9 +462,9 @@ def sample_cross_negatives(targets: torch.Tensor, num_negatives: int) -> torch.T
     """Draws distractors for every masked frame among all masked frames of the batch.
 
     fairseq's ``cross_sample_negatives``: uniform with replacement over the B * M - 1 other
-    masked frames of the batch, the positive skipped as in ``sample_negatives``. Most of them
-    come from other utterances, so telling them from the positive takes what differs between
-    utterances (the voice, the channel), which same-utterance negatives never ask for.
+    masked frames of the batch (``sample_negatives`` on the batch seen as one utterance). Most
+    of them come from other utterances, so telling them from the positive takes what differs
+    between utterances (the voice, the channel), which same-utterance negatives never ask for.
 
     Arguments
     ---------
@@ -488,15 +488,8 @@ def sample_cross_negatives(targets: torch.Tensor, num_negatives: int) -> torch.T
     (True, True)
     """
     batch, num_masked, channels = targets.shape
-    total = batch * num_masked
-    with torch.no_grad():
-        positive = torch.arange(total, device=targets.device).view(batch, num_masked, 1)
-        index = torch.randint(
-            0, total - 1, (batch, num_masked, num_negatives), device=targets.device
-        )
-        index = index + (index >= positive).long()  # (B, M, N), never the positive
-    negatives = targets.reshape(total, channels)[index.view(-1)]  # (B * M * N, C)
-    return negatives.view(batch, num_masked, num_negatives, channels).permute(2, 0, 1, 3)
+    negatives = sample_negatives(targets.reshape(1, batch * num_masked, channels), num_negatives)
+    return negatives.view(num_negatives, batch, num_masked, channels)
 
 
 class PretrainOutput(NamedTuple):
