@@ -20,7 +20,6 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import statistics
 import sys
@@ -33,25 +32,22 @@ sys.path.insert(0, str(ROOT))
 
 from efficient_ssl.brains.probe import verification_eer  # noqa: E402
 from efficient_ssl.data.labels import prepare_mini_labels  # noqa: E402
-from efficient_ssl.data.pipeline import read_audio  # noqa: E402
+from efficient_ssl.data.pipeline import make_dataset  # noqa: E402
 from efficient_ssl.models import load_pretrained_encoder  # noqa: E402
 from efficient_ssl.models.probes import FrozenEncoder  # noqa: E402
 
 FIRST_SEED = 1234
 
 
-def pooled_states(encoder_path: Path, random_init: bool, seed: int, rows: list[dict], data: Path) -> torch.Tensor:
-    """(N, L, 2 * D) mean and std over time of every hidden state of every utterance."""
-    torch.manual_seed(seed)
-    frozen = FrozenEncoder(load_pretrained_encoder(encoder_path, random_init=random_init)).eval()
-    pooled = []
-    for row in rows:
-        wav = read_audio(row["wav"].replace("$data_root", str(data)))
+def pooled_states(frozen: FrozenEncoder, dataset) -> dict[str, torch.Tensor]:
+    """{ID: (L, 2 * D)} mean and std over time of every hidden state of every utterance."""
+    pooled = {}
+    for example in dataset:
         with torch.no_grad():
-            hidden, _ = frozen.hidden_states(wav.unsqueeze(0), torch.ones(1))  # (L, 1, T, D)
+            hidden, _ = frozen.hidden_states(example["sig"].unsqueeze(0), torch.ones(1))  # (L, 1, T, D)
         hidden = hidden[:, 0].double()  # (L, T, D)
-        pooled.append(torch.cat([hidden.mean(dim=1), hidden.std(dim=1)], dim=-1))  # (L, 2D)
-    return torch.stack(pooled)
+        pooled[example["id"]] = torch.cat([hidden.mean(dim=1), hidden.std(dim=1)], dim=-1)  # (L, 2D)
+    return pooled
 
 
 def fit_lda(x: torch.Tensor, labels: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -111,13 +107,12 @@ def main(argv: list[str] | None = None) -> None:
 
     data = args.data.resolve()
     manifests = prepare_mini_labels(data, args.output / "manifests", splits=[args.train_split, args.test_split])
-    with open(manifests[args.train_split], newline="") as f:
-        train_rows = list(csv.DictReader(f))
-    with open(manifests[args.test_split], newline="") as f:
-        test_rows = list(csv.DictReader(f))
+    keys = ["id", "sig", "spk_id"]
+    train_set = make_dataset(manifests[args.train_split], data, sorting="random", output_keys=keys)
+    test_set = make_dataset(manifests[args.test_split], data, sorting="random", output_keys=keys)
+    with train_set.output_keys_as(["spk_id"]):
+        train_speakers = [example["spk_id"] for example in train_set]
     trials = manifests[f"{args.test_split}_trials"]
-    train_speakers = [row["spk_id"] for row in train_rows]
-    test_ids = [row["ID"] for row in test_rows]
 
     runs = []
     for spec in args.encoder:
@@ -127,9 +122,11 @@ def main(argv: list[str] | None = None) -> None:
 
     results: dict[str, list[list[float]]] = {}
     for name, path, random_init, seed in runs:
-        train = pooled_states(path, random_init, seed, train_rows, data)
-        test = pooled_states(path, random_init, seed, test_rows, data)
-        eers = layer_eers(train, train_speakers, test, test_ids, trials)
+        torch.manual_seed(seed)  # the draw of an untrained encoder
+        frozen = FrozenEncoder(load_pretrained_encoder(path, random_init=random_init)).eval()
+        train, test = pooled_states(frozen, train_set), pooled_states(frozen, test_set)
+        eers = layer_eers(torch.stack(list(train.values())), train_speakers, torch.stack(list(test.values())),
+                          list(test), trials)
         results.setdefault(name, []).append(eers)
         print(f"{name} (seed {seed}): " + ", ".join(f"{e:.1f}" for e in eers), flush=True)
 
