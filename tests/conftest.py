@@ -2,7 +2,8 @@
 
 * ``fake_librispeech``: LibriSpeech as distributed (FLAC + trans.txt), with broken entries;
 * ``fake_common_voice``: Common Voice as distributed (MP3 + tsv), two languages, with broken entries;
-* ``wav_manifest``: a manifest of 16 kHz WAV files of known lengths (``$data_root`` paths).
+* ``wav_manifest``: a manifest of 16 kHz WAV files of known lengths (``$data_root`` paths);
+* ``tiny_encoder()``: a small untrained ``PretrainedEncoder`` (mel_cnn, 2 layers of 32).
 
 The corpora are session-scoped and must not be modified by tests.
 """
@@ -14,9 +15,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
+import torch
+
+from efficient_ssl.models import PretrainedEncoder
 
 SAMPLE_RATE = 16000
 CV_SAMPLE_RATE = 32000
+
+
+def tiny_encoder(seed: int = 0) -> PretrainedEncoder:
+    """A small untrained encoder (mel_cnn frontend, 2 Conformer layers of 32) for probe tests."""
+    torch.manual_seed(seed)
+    return PretrainedEncoder(
+        "mel_cnn",
+        {"num_layers": 2, "d_model": 32, "nhead": 2, "d_ffn": 64, "kernel_size": 7},
+        frontend_kwargs={"channels": 32},
+    )
+
+
 CV_COLUMNS = "client_id path sentence up_votes down_votes age gender accents locale segment".split()
 
 

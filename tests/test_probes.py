@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import speechbrain as sb
 import torch
+from conftest import tiny_encoder
 from speechbrain.nnet.linear import Linear
 from speechbrain.nnet.losses import AdditiveAngularMargin, AngularMargin, LogSoftmaxWrapper
 
 from efficient_ssl.brains.probe import verification_eer
 from efficient_ssl.data.labels import prepare_mini_labels
-from efficient_ssl.models import PretrainedEncoder
 from efficient_ssl.models.probes import (
     BiLSTM,
     CosineClassifier,
@@ -27,15 +27,6 @@ from efficient_ssl.models.probes import (
 )
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def tiny_encoder(seed: int = 0) -> PretrainedEncoder:
-    torch.manual_seed(seed)
-    return PretrainedEncoder(
-        "mel_cnn",
-        {"num_layers": 2, "d_model": 32, "nhead": 2, "d_ffn": 64, "kernel_size": 7},
-        frontend_kwargs={"channels": 32},
-    )
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 import soundfile
-from conftest import SAMPLE_RATE, tone
-from test_probes import tiny_encoder
+from conftest import SAMPLE_RATE, tiny_encoder, tone
 
 from efficient_ssl.data import prepare_iemocap, prepare_slurp, prepare_voxceleb1
 
