@@ -1,7 +1,9 @@
 """Fixtures writing tiny fake corpora (sine / noise audio) in the exact real layouts.
 
-* ``fake_librispeech``: LibriSpeech as distributed (FLAC + trans.txt), with broken entries;
-* ``fake_common_voice``: Common Voice as distributed (MP3 + tsv), two languages, with broken entries;
+* ``fake_librispeech``: LibriSpeech as distributed (FLAC + trans.txt), with broken entries and
+  kept odd formats (stereo, 8 kHz);
+* ``fake_common_voice``: Common Voice as distributed (MP3 + tsv), two languages, with broken entries
+  and kept odd formats;
 * ``wav_manifest``: a manifest of 16 kHz WAV files of known lengths (``$data_root`` paths);
 * ``tiny_encoder()``: a small untrained ``PretrainedEncoder`` (mel_cnn, 2 layers of 32).
 
@@ -49,13 +51,16 @@ class FakeCorpus:
     words : dict
         {ID: expected normalised transcript} of kept utterances.
     bad : dict
-        {manifest key: {ID: word expected in the skip reason}}.
+        {manifest key: {ID: words expected in the skip reason}}.
+    odd : dict
+        {manifest key: {ID: (channels, sample rate)}} of kept files in another format than the rest.
     """
 
     data_folder: Path
     durations: dict[str, dict[str, float]] = field(default_factory=dict)
     words: dict[str, str] = field(default_factory=dict)
     bad: dict[str, dict[str, str]] = field(default_factory=dict)
+    odd: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
 
 
 def tone(seconds: float, sample_rate: int, seed: int) -> np.ndarray:
@@ -64,6 +69,20 @@ def tone(seconds: float, sample_rate: int, seed: int) -> np.ndarray:
     t = np.arange(int(round(seconds * sample_rate))) / sample_rate
     pitch = 200.0 + 50.0 * (seed % 7)
     return (0.3 * np.sin(2 * np.pi * pitch * t) + 0.01 * rng.standard_normal(t.shape)).astype(np.float32)
+
+
+def write_float_wav(path: Path, audio: np.ndarray, sample_rate: int, bad_value: float) -> None:
+    """Writes a float32 WAV whatever path's extension, every 100th sample set to bad_value (NaN, Inf)."""
+    audio = audio.copy()
+    audio[::100] = bad_value
+    soundfile.write(path, audio, sample_rate, format="WAV", subtype="FLOAT")
+
+
+def append_line(path: Path, line: bytes) -> int:
+    """Appends a line (bytes, no newline) to a text file; returns its line number."""
+    data = path.read_bytes()
+    path.write_bytes(data + line + b"\n")
+    return len(data.splitlines()) + 1
 
 
 def _write_librispeech_chapter(split_dir: Path, spk: str, chap: str, utts: list[tuple[str, float]]) -> dict:
@@ -104,14 +123,35 @@ def fake_librispeech(tmp_path_factory) -> FakeCorpus:
     with open(chapter_dir / "19-198.trans.txt", "a", encoding="utf-8") as trans:
         trans.write("19-198-0003 GARBAGE AUDIO\n19-198-0004 ZERO BYTES\n19-198-0005 NO AUDIO FILE\n")
         trans.write("19-198-0006 \n19-198-0007 CUT IN HALF\n")
+        trans.write("19-198-0009 NOT A NUMBER\n19-198-0010 TWO CHANNELS\n19-198-0011 NARROW BAND\n")
+        trans.write("19-198-0000 A SECOND LINE FOR THE SAME ID\n")
+    # NaN cannot be stored in FLAC: a float WAV under the .flac name (libsndfile reads by content).
+    write_float_wav(chapter_dir / "19-198-0009.flac", tone(1.0, SAMPLE_RATE, 9), SAMPLE_RATE, np.nan)
+    stereo = np.stack([tone(1.0, SAMPLE_RATE, 10), tone(1.0, SAMPLE_RATE, 11)], axis=1)
+    soundfile.write(chapter_dir / "19-198-0010.flac", stereo, SAMPLE_RATE)
+    soundfile.write(chapter_dir / "19-198-0011.flac", tone(1.0, 8000, 11), 8000)
+    soundfile.write(chapter_dir / "19-198-0012.flac", tone(1.0, SAMPLE_RATE, 12), SAMPLE_RATE)
+    latin1_line = append_line(chapter_dir / "19-198.trans.txt", "19-198-0012 CAF\u00c9 AU LAIT".encode("latin-1"))
+    corpus.durations["train-clean-100"].update({"19-198-0010": 1.0, "19-198-0011": 1.0})
+    corpus.words.update({"19-198-0010": "TWO CHANNELS", "19-198-0011": "NARROW BAND"})
+    corpus.odd["train-clean-100"] = {"19-198-0010": (2, SAMPLE_RATE), "19-198-0011": (1, 8000)}
     corpus.bad["train-clean-100"] = {
+        "19-198-0000": "duplicate ID: 19-198.trans.txt line 12 repeats 19-198.trans.txt line 1",
         "19-198-0003": "unreadable",
         "19-198-0004": "empty",
         "19-198-0005": "missing",
         "19-198-0006": "empty transcript",
         "19-198-0007": "truncated",
         "19-198-0008": "no transcript",
+        "19-198-0009": "non-finite samples",
+        "19-198-0012": f"not UTF-8: 19-198.trans.txt line {latin1_line}",
     }
+    # A train-clean-100 utterance copied into dev-clean under its own ID: kept in train only.
+    copy_dir = root / "dev-clean" / "26" / "198"
+    copy_dir.mkdir(parents=True)
+    (copy_dir / "26-198-0000.flac").write_bytes((root / "train-clean-100" / "26" / "198" / "26-198-0000.flac").read_bytes())
+    (copy_dir / "26-198.trans.txt").write_text("26-198-0000 HELLO WORLD\n", encoding="utf-8")
+    corpus.bad["dev-clean"] = {"26-198-0000": "duplicate ID (also train-clean-100/26/198/26-198-0000.flac"}
     return corpus
 
 
@@ -155,16 +195,33 @@ def fake_common_voice(tmp_path_factory) -> FakeCorpus:
                 rows.append({"client_id": "client9", "path": "common_voice_cy_missing.mp3", "sentence": "Ble mae e?"})
                 rows.append({"client_id": "client9", "path": "common_voice_cy_silent.mp3", "sentence": " ?! "})
                 rows.append({"client_id": "client9", "path": "common_voice_cy_00.mp3", "sentence": "Eto."})
+                _write_clip(root / lang, "common_voice_cy_latin1", 1.0, seed=8)
+                soundfile.write(root / lang / "clips" / "common_voice_cy_8k.mp3", tone(1.0, 8000, 7), 8000)
+                stereo = np.stack([tone(1.0, CV_SAMPLE_RATE, 5), tone(1.0, CV_SAMPLE_RATE, 6)], axis=1)
+                soundfile.write(root / lang / "clips" / "common_voice_cy_stereo.mp3", stereo, CV_SAMPLE_RATE)
+                # Inf cannot be stored in MP3: a float WAV under the .mp3 name (libsndfile reads by content).
+                write_float_wav(root / lang / "clips" / "common_voice_cy_inf.mp3", tone(1.0, CV_SAMPLE_RATE, 4),
+                                CV_SAMPLE_RATE, np.inf)
+                for clip_id, sentence in [("8k", "Wyth."), ("stereo", "Dau."), ("inf", "Anfeidrol.")]:
+                    rows.append({"client_id": "client8", "path": f"common_voice_cy_{clip_id}.mp3", "sentence": sentence})
+                corpus.durations[key].update({"common_voice_cy_8k": 1.0, "common_voice_cy_stereo": 1.0})
+                corpus.words.update({"common_voice_cy_8k": "WYTH", "common_voice_cy_stereo": "DAU"})
+                corpus.odd[key] = {"common_voice_cy_8k": (1, 8000), "common_voice_cy_stereo": (2, CV_SAMPLE_RATE)}
                 corpus.bad[key] = {
                     "common_voice_cy_missing": "missing",
                     "common_voice_cy_silent": "empty transcript",
                     "common_voice_cy_00": "duplicate",
+                    "common_voice_cy_inf": "non-finite samples",
                 }
             if key == "cy/dev":
                 columns = CV_COLUMNS + ["variant"]
             if key == "eu/test":
                 columns = CV_COLUMNS[:5]
             _write_tsv(root / lang / f"{split}.tsv", columns, rows)
+            if key == "cy/train":  # one row in Latin-1: the rest of the tsv stays usable
+                row = "\t".join(["client8", "common_voice_cy_latin1.mp3", "Caf\u00e9 bach."] + [""] * 7)
+                number = append_line(root / lang / "train.tsv", row.encode("latin-1"))
+                corpus.bad[key]["common_voice_cy_latin1"] = f"not UTF-8: train.tsv line {number}"
     return corpus
 
 

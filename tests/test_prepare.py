@@ -53,7 +53,9 @@ def test_librispeech_bad_files_are_reported_and_skipped(fake_librispeech, libris
     assert set(reasons) == set(expected)
     for utt_id, word in expected.items():
         assert word in reasons[utt_id], (utt_id, reasons[utt_id])
-    assert read_rows(librispeech_manifests["dev-clean"].with_name("dev-clean_skipped.csv")) == []
+    dev_reasons = {row["ID"]: row["reason"] for row in read_rows(librispeech_manifests["dev-clean"].with_name("dev-clean_skipped.csv"))}
+    assert set(dev_reasons) == set(fake_librispeech.bad["dev-clean"])
+    assert read_rows(librispeech_manifests["test-clean"].with_name("test-clean_skipped.csv")) == []
 
 
 def test_data_root_paths_resolve(fake_librispeech, librispeech_manifests):
@@ -157,11 +159,22 @@ def test_common_voice_idempotent_and_wrong_folder(fake_common_voice, tmp_path, c
         prepare_common_voice(data_folder.parent, tmp_path, languages=["cy"])
 
 
-def test_common_voice_tsv_without_needed_column(tmp_path):
+def test_common_voice_tsv_without_needed_column_is_skipped_and_reported(tmp_path, caplog):
     (tmp_path / "cy" / "clips").mkdir(parents=True)
+    soundfile.write(tmp_path / "cy" / "clips" / "a.mp3", np.zeros(16000, dtype=np.float32), 16000)
     (tmp_path / "cy" / "dev.tsv").write_text("client_id\tpath\nc1\ta.mp3\n")
-    with pytest.raises(ValueError, match=r"dev.tsv lacks the column\(s\) sentence"):
-        prepare_common_voice(tmp_path, tmp_path / "out", languages=["cy"], splits=["dev"])
+    (tmp_path / "cy" / "test.tsv").write_text("client_id\tpath\tsentence\nc1\ta.mp3\tBore da\n")
+    out = tmp_path / "out"
+    with caplog.at_level(logging.INFO, logger="efficient_ssl"):
+        manifests = prepare_common_voice(tmp_path, out, languages=["cy"], splits=["dev", "test"])
+    assert read_rows(manifests["cy/dev"]) == []
+    assert [row["ID"] for row in read_rows(manifests["cy/test"])] == ["a"]  # the rest is prepared
+    (report,) = read_rows(manifests["cy/dev"].with_name("dev_skipped.csv"))
+    assert report["ID"] == "*" and report["path"] == "cy/dev.tsv"
+    assert "dev.tsv lacks the column(s) sentence" in report["reason"] and "use the tsv files" in report["reason"]
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert any("dev.tsv lacks the column(s) sentence" in message and "\n" not in message for message in errors)
+    assert not (out / "common_voice_prepare.json").exists()  # not saved: the next run prepares again
 
 
 def test_check_audio_reasons(tmp_path):

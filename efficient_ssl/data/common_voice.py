@@ -11,10 +11,19 @@ releases add or drop others, e.g. up_votes ... segment, variant). Writes
 wrd, language (wav as ``$data_root/<lang>/clips/...``; wrd normalised for the
 language by :func:`~efficient_ssl.data.text.normalize_text`), plus
 ``<split>_skipped.csv`` beside it listing every clip left out and why
-(missing or unreadable audio, empty sentence, duplicate clip). With
+(missing, empty, unreadable or truncated audio, NaN / Inf samples, empty
+sentence, a tsv line that is not UTF-8, a clip listed twice in one tsv: the
+first row is kept). A tsv lacking a needed column is skipped as a whole: its
+manifest is written empty, its report holds one row (ID ``*``) naming the file,
+the missing column(s) and the fix, and the options are not saved, so the next
+call prepares again. Clips in another sample rate or channel count are kept
+(``read_audio`` resamples and downmixes) and named in a warning. With
 ``combine=True``, ``<save_folder>/<split>.csv`` also holds all languages
 together for multilingual training. Idempotent through
 ``<save_folder>/common_voice_prepare.json``.
+
+Splits are not checked against each other for repeated clips: in a release,
+validated.tsv holds the clips of train, dev and test.
 
 Authors
  * efficient_ssl contributors
@@ -60,29 +69,70 @@ def _check_layout(data_folder: Path, languages: Sequence[str], splits: Sequence[
             )
 
 
+class TsvColumnError(ValueError):
+    """A Common Voice tsv lacks a column the preparation needs (the message names file, column and fix)."""
+
+
+def _decode_lines(tsv_path: Path) -> tuple[list[str], dict[int, str]]:
+    """Reads a tsv as text lines, decoding each line on its own.
+
+    Returns the lines (a line that is not UTF-8 decoded with replacement
+    characters) and {line number: reason} of those lines. A UTF-8 byte order
+    mark (left by some spreadsheet editors) is dropped.
+    """
+    lines, problems = [], {}
+    raw_lines = tsv_path.read_bytes().removeprefix(b"\xef\xbb\xbf").splitlines(keepends=True)
+    for number, raw in enumerate(raw_lines, start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError as error:
+            lines.append(raw.decode("utf-8", errors="replace"))
+            problems[number] = (
+                f"tsv line not UTF-8: {tsv_path.name} line {number} "
+                f"(byte 0x{raw[error.start]:02x} at column {error.start + 1}); re-save {tsv_path.name} as UTF-8"
+            )
+    return lines, problems
+
+
 def _read_tsv(tsv_path: Path, lang: str) -> list[Candidate]:
-    """Turns one Common Voice tsv into candidates, in file order."""
-    with open(tsv_path, newline="", encoding="utf-8") as file:
-        reader = csv.DictReader(file, delimiter="\t", quoting=csv.QUOTE_NONE)
-        missing = [column for column in REQUIRED_TSV_COLUMNS if column not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(
-                f"{tsv_path} lacks the column(s) {', '.join(missing)} "
-                f"(header: {reader.fieldnames}); use the tsv files of a Common Voice release"
+    """Turns one Common Voice tsv into candidates, in file order.
+
+    Raises a one-line :class:`TsvColumnError` when a needed column is missing.
+    """
+    lines, problems = _decode_lines(tsv_path)
+    reader = csv.DictReader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)
+    missing = [column for column in REQUIRED_TSV_COLUMNS if column not in (reader.fieldnames or [])]
+    if missing:
+        raise TsvColumnError(
+            f"{tsv_path} lacks the column(s) {', '.join(missing)} "
+            f"(header: {reader.fieldnames}); use the tsv files of a Common Voice release"
+        )
+    candidates = []
+    for row in reader:
+        clip = row["path"] or ""
+        words = normalize_text(row["sentence"] or "", lang)
+        candidates.append(
+            Candidate(
+                ID=Path(clip).stem,
+                path=tsv_path.parent / "clips" / clip,
+                fields={"spk_id": row["client_id"] or "", "wrd": words, "language": lang},
+                problem=problems.get(reader.line_num, None if words else "empty transcript"),
             )
-        candidates = []
-        for row in reader:
-            clip = row["path"] or ""
-            words = normalize_text(row["sentence"] or "", lang)
-            candidates.append(
-                Candidate(
-                    ID=Path(clip).stem,
-                    path=tsv_path.parent / "clips" / clip,
-                    fields={"spk_id": row["client_id"] or "", "wrd": words, "language": lang},
-                    problem=None if words else "empty transcript",
-                )
-            )
+        )
     return candidates
+
+
+def _tsv_candidates(tsv_path: Path, lang: str) -> tuple[list[Candidate], bool]:
+    """Candidates of one tsv, and whether it could be read.
+
+    A tsv lacking a needed column becomes one candidate (ID ``*``, the tsv
+    itself as path) whose problem is the one-line error, logged as an error.
+    """
+    try:
+        return _read_tsv(tsv_path, lang), True
+    except TsvColumnError as error:
+        logger.error("Skipped a whole tsv: %s", error)
+        return [Candidate(ID="*", path=tsv_path, problem=str(error))], False
 
 
 def prepare_common_voice(
@@ -152,14 +202,23 @@ def prepare_common_voice(
         return {**manifests, **combined}
     options_path.unlink(missing_ok=True)  # an interrupted run must not look finished
     rows_per_split: dict[str, list[dict]] = {split: [] for split in splits}
+    unread = []
     for lang in languages:
         for split in splits:
             logger.info("Preparing Common Voice %s %s", lang, split)
-            candidates = _read_tsv(data_folder / lang / f"{split}.tsv", lang)
+            candidates, read = _tsv_candidates(data_folder / lang / f"{split}.tsv", lang)
             rows = write_manifest(candidates, data_folder, manifests[f"{lang}/{split}"], COLUMNS, num_workers)
             rows_per_split[split].extend(rows)
+            if not read:
+                unread.append(f"{lang}/{split}.tsv")
     for split, csv_path in combined.items():
         write_csv_atomic(csv_path, rows_per_split[split], COLUMNS)
         logger.info("Wrote %s (%d utterances, %s)", csv_path, len(rows_per_split[split]), "+".join(languages))
+    if unread:
+        logger.error(
+            "Common Voice preparation skipped %s (see the errors above); options not saved, so the next run "
+            "prepares again: fix the tsv file(s) and rerun", ", ".join(unread),
+        )
+        return {**manifests, **combined}
     save_options(options_path, options)
     return {**manifests, **combined}

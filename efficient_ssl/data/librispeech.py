@@ -7,16 +7,21 @@ Reads the corpus as distributed::
 
 and writes ``<save_folder>/<split>.csv`` with columns ID, duration, wav, spk_id,
 wrd (wav as ``$data_root/<split>/...``), plus ``<split>_skipped.csv`` listing
-every utterance left out and why: missing or unreadable audio, audio without
-a transcript line, empty transcript. Idempotent: the options are saved in
-``<save_folder>/librispeech_prepare.json`` and a second call with the same
-options does nothing.
+every utterance left out and why: missing, empty, unreadable or truncated
+audio, NaN / Inf samples, audio without a transcript line, empty transcript, a
+transcript line that is not UTF-8 (named by file and line number), an ID
+repeated in a transcript file or in an earlier split of the same call (the
+first one is kept). Audio in another sample rate or channel count is kept
+(``read_audio`` resamples and downmixes) and named in a warning. Idempotent:
+the options are saved in ``<save_folder>/librispeech_prepare.json`` and a
+second call with the same options does nothing.
 
 Authors
  * efficient_ssl contributors
 """
 
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -41,37 +46,81 @@ def _check_layout(data_folder: Path, splits: Sequence[str]) -> None:
         raise FileNotFoundError(f"data_folder={data_folder} has no {split}/ (expected {LAYOUT}); {hint}")
 
 
-def _read_transcripts(chapter_dir: Path) -> dict[str, str]:
-    """Reads every ``*.trans.txt`` of a chapter folder into {ID: raw text}."""
-    transcripts = {}
+@dataclass
+class Transcripts:
+    """The transcript lines of one chapter folder.
+
+    Arguments
+    ---------
+    texts : dict
+        {ID: raw text} of the first usable line of each ID.
+    problems : list of (str, str)
+        (ID, reason) of every line that cannot be used: not UTF-8, or a repeated ID.
+    """
+
+    texts: dict[str, str] = field(default_factory=dict)
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _read_transcripts(chapter_dir: Path) -> Transcripts:
+    """Reads every ``*.trans.txt`` of a chapter folder, line by line.
+
+    A line that is not UTF-8 is reported (file, line number, the fix) rather than
+    failing the whole preparation; a repeated ID is reported and its first line kept.
+    """
+    transcripts = Transcripts()
+    first_line: dict[str, str] = {}
     for trans_file in sorted(chapter_dir.glob("*.trans.txt")):
-        for line in trans_file.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                utt_id, _, text = line.strip().partition(" ")
-                transcripts[utt_id] = text
+        for number, raw in enumerate(trans_file.read_bytes().splitlines(), start=1):
+            where = f"{trans_file.name} line {number}"
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as error:
+                utt_id = raw.strip().partition(b" ")[0].decode("ascii", errors="replace")
+                reason = (
+                    f"transcript not UTF-8: {where} (byte 0x{raw[error.start]:02x} at column {error.start + 1}); "
+                    f"re-save {trans_file.name} as UTF-8"
+                )
+                transcripts.problems.append((utt_id, reason))
+                continue
+            if not line:
+                continue
+            utt_id, _, text = line.partition(" ")
+            if utt_id in first_line:
+                transcripts.problems.append((utt_id, f"duplicate ID: {where} repeats {first_line[utt_id]}, which is used"))
+                continue
+            first_line[utt_id] = where
+            transcripts.texts[utt_id] = text
     return transcripts
 
 
+def _chapter_candidates(spk: str, chapter_dir: Path) -> list[Candidate]:
+    """Lists the utterances of one chapter (from its transcripts and .flac files), by ID."""
+    transcripts = _read_transcripts(chapter_dir)
+    line_problems = dict(reversed(transcripts.problems))  # first problem of each ID
+    flacs = {flac.name.removesuffix(".flac") for flac in chapter_dir.glob("*.flac")}
+    candidates = []
+    for utt_id in sorted(transcripts.texts.keys() | flacs | line_problems.keys()):
+        words = normalize_text(transcripts.texts.get(utt_id, ""), "en")
+        problem = None if words else "empty transcript"
+        if utt_id not in transcripts.texts:
+            problem = line_problems.get(utt_id, "no transcript line")
+        path = chapter_dir / f"{utt_id}.flac"
+        candidates.append(Candidate(ID=utt_id, path=path, fields={"spk_id": spk, "wrd": words}, problem=problem))
+    # Every other unusable line (repeats, more bad lines of an ID) is listed as skipped too.
+    for utt_id, reason in transcripts.problems:
+        if utt_id in transcripts.texts or line_problems.get(utt_id) != reason:
+            path = chapter_dir / f"{utt_id}.flac"
+            candidates.append(Candidate(ID=utt_id, path=path, fields={"spk_id": spk, "wrd": ""}, problem=reason))
+    return candidates
+
+
 def _split_candidates(split_dir: Path) -> list[Candidate]:
-    """Lists every utterance of one split (from transcripts and .flac files), by speaker, chapter, ID."""
+    """Lists every utterance of one split, by speaker, chapter, ID."""
     candidates = []
     for spk_dir in sorted(p for p in split_dir.iterdir() if p.is_dir()):
         for chapter_dir in sorted(p for p in spk_dir.iterdir() if p.is_dir()):
-            transcripts = _read_transcripts(chapter_dir)
-            flacs = {flac.name.removesuffix(".flac") for flac in chapter_dir.glob("*.flac")}
-            for utt_id in sorted(transcripts.keys() | flacs):
-                words = normalize_text(transcripts.get(utt_id, ""), "en")
-                problem = None if words else "empty transcript"
-                if utt_id not in transcripts:
-                    problem = "no transcript line"
-                candidates.append(
-                    Candidate(
-                        ID=utt_id,
-                        path=chapter_dir / f"{utt_id}.flac",
-                        fields={"spk_id": spk_dir.name, "wrd": words},
-                        problem=problem,
-                    )
-                )
+            candidates.extend(_chapter_candidates(spk_dir.name, chapter_dir))
     return candidates
 
 
@@ -126,8 +175,10 @@ def prepare_librispeech(
     if manifests_up_to_date(options_path, options, manifests.values()):
         return manifests
     options_path.unlink(missing_ok=True)  # an interrupted run must not look finished
+    seen_ids: dict[str, str] = {}  # an ID kept in an earlier split is a duplicate in a later one
     for split, csv_path in manifests.items():
         logger.info("Preparing LibriSpeech %s", split)
-        write_manifest(_split_candidates(data_folder / split), data_folder, csv_path, COLUMNS, num_workers)
+        candidates = _split_candidates(data_folder / split)
+        write_manifest(candidates, data_folder, csv_path, COLUMNS, num_workers, seen_ids=seen_ids)
     save_options(options_path, options)
     return manifests

@@ -10,11 +10,20 @@ manifests exist and the saved options are the same.
 
 Audio files are checked before they enter a manifest, cheaply
 (``soundfile.info`` plus a decode of the last 0.1 s, which catches truncated
-files; a full decode only when the header gives no usable frame count), in a
-thread pool. Every file that fails, and every entry that was rejected earlier
-(missing file, empty transcript, ...), is logged and listed with its reason in
-``<manifest>_skipped.csv``: a bad file is skipped here and never crashes
-training later.
+files; a full decode only when the header gives no usable frame count, or when
+the samples are stored as floats, the only encoding that can hold NaN or Inf),
+in a thread pool. Every file that fails, every entry that was rejected earlier
+(missing file, empty transcript, transcript line not UTF-8, ...) and every
+duplicate ID is logged (one line each, naming the file and the reason) and
+listed with its reason in ``<manifest>_skipped.csv``: a bad file is skipped here
+and never crashes training later. Files kept in another format than most of the
+manifest (channels, sample rate) are named in one warning: ``read_audio``
+downmixes and resamples them.
+
+Cost of the checks on real corpora: LibriSpeech (16-bit FLAC) and Common Voice
+(MP3) never hold float samples, so no file of theirs is decoded fully; a float
+WAV (or a float file behind another extension, which libsndfile reads by its
+content) is decoded once, in blocks of 64k frames.
 
 Authors
  * efficient_ssl contributors
@@ -25,11 +34,13 @@ import json
 import logging
 import os
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, NamedTuple, Sequence, TextIO
 
+import numpy
 import soundfile
 from tqdm import tqdm
 
@@ -43,7 +54,11 @@ TAIL_S = 0.1
 MIN_DECODABLE_FRACTION = 0.9
 # Frame counts at or above this are libsndfile's "unknown" (SF_COUNT_MAX and the like).
 UNKNOWN_FRAMES = 2**62
+# libsndfile subtypes that store samples as floats: the only ones that can hold NaN or Inf.
+FLOAT_SUBTYPES = ("FLOAT", "DOUBLE")
 SKIPPED_COLUMNS = ["ID", "path", "reason"]
+# At most this many skipped (or unusual) files of one manifest get a log line each; all are in the report.
+MAX_LOGGED = 50
 
 
 @dataclass
@@ -70,10 +85,15 @@ class Candidate:
 
 
 class AudioCheck(NamedTuple):
-    """Result of :func:`check_audio`: a duration in seconds, or the reason it failed."""
+    """Result of :func:`check_audio`: a duration in seconds, or the reason it failed.
+
+    ``sample_rate`` and ``channels`` are those of the file when it opened.
+    """
 
     duration: float | None
     problem: str | None
+    sample_rate: int | None = None
+    channels: int | None = None
 
 
 def data_root_path(path: str | Path, data_folder: str | Path) -> str:
@@ -201,12 +221,20 @@ def _count_frames(file: soundfile.SoundFile) -> int:
     return sum(len(block) for block in file.blocks(blocksize=65536))
 
 
+def _count_non_finite(file: soundfile.SoundFile) -> int:
+    """Decodes the whole file and returns how many samples are NaN or infinite."""
+    file.seek(0)
+    return sum(int(numpy.count_nonzero(~numpy.isfinite(block))) for block in file.blocks(blocksize=65536))
+
+
 def check_audio(path: str | Path) -> AudioCheck:
-    """Checks that an audio file exists, opens and holds decodable audio.
+    """Checks that an audio file exists, opens and holds decodable, finite audio.
 
     Cheap: reads the header and decodes only the last 0.1 s, unless the header
     has no usable frame count or the tail is short, in which case the file is
-    decoded fully.
+    decoded fully. Files storing float samples (``FLOAT_SUBTYPES``, e.g. a float
+    WAV) are decoded fully to look for NaN and Inf; integer PCM (FLAC, 16-bit
+    WAV) and MP3 cannot hold them.
 
     Arguments
     ---------
@@ -224,9 +252,12 @@ def check_audio(path: str | Path) -> AudioCheck:
     >>> folder = getfixture("tmp_path")
     >>> soundfile.write(folder / "ok.flac", numpy.zeros(8000), 16000)
     >>> check_audio(folder / "ok.flac")
-    AudioCheck(duration=0.5, problem=None)
+    AudioCheck(duration=0.5, problem=None, sample_rate=16000, channels=1)
     >>> check_audio(folder / "gone.flac")
-    AudioCheck(duration=None, problem='missing file')
+    AudioCheck(duration=None, problem='missing file', sample_rate=None, channels=None)
+    >>> soundfile.write(folder / "nan.wav", numpy.full(800, numpy.nan, dtype="float32"), 16000, subtype="FLOAT")
+    >>> check_audio(folder / "nan.wav").problem
+    'non-finite samples: 800 of 800 are NaN or Inf (WAV FLOAT)'
     """
     path = Path(path)
     if not path.is_file():
@@ -255,9 +286,17 @@ def check_audio(path: str | Path) -> AudioCheck:
                         f"only {decodable / file.samplerate:.2f} s decodable",
                     )
                 frames = decodable
+            if file.subtype in FLOAT_SUBTYPES:
+                non_finite = _count_non_finite(file)
+                if non_finite:
+                    return AudioCheck(
+                        None,
+                        f"non-finite samples: {non_finite} of {frames * file.channels} are NaN or Inf "
+                        f"({file.format} {file.subtype})",
+                    )
         except soundfile.SoundFileError as error:
             return AudioCheck(None, f"corrupt or truncated: {error}")
-        return AudioCheck(frames / file.samplerate, None)
+        return AudioCheck(frames / file.samplerate, None, file.samplerate, file.channels)
 
 
 def check_audio_files(
@@ -293,19 +332,53 @@ def skipped_report_path(csv_path: str | Path) -> Path:
     return csv_path.with_name(f"{csv_path.stem}_skipped.csv")
 
 
+def _log_skipped(csv_path: Path, skipped: list[dict[str, str]], total: int, report: Path) -> None:
+    """Logs one warning line per skipped entry (at most MAX_LOGGED), then a summary line."""
+    for entry in skipped[:MAX_LOGGED]:
+        logger.warning("%s: skipped %s (ID %s): %s", csv_path.name, entry["path"], entry["ID"], entry["reason"])
+    more = f"; {len(skipped) - MAX_LOGGED} more not logged" if len(skipped) > MAX_LOGGED else ""
+    logger.warning(
+        "%s: skipped %d of %d utterances, all listed with their reasons in %s%s",
+        csv_path.name, len(skipped), total, report, more,
+    )
+
+
+def _log_unusual_formats(csv_path: Path, kept: list[tuple[str, AudioCheck]]) -> None:
+    """Names the kept files whose (sample rate, channels) differ from the manifest's most common one.
+
+    They are usable: ``read_audio`` averages channels and resamples. A rate
+    below the recipe's loses bandwidth, which is worth knowing.
+    """
+    formats = Counter((check.sample_rate, check.channels) for _, check in kept)
+    if len(formats) < 2:
+        return
+    (usual_rate, usual_channels), _ = formats.most_common(1)[0]
+    unusual = [
+        f"{relative} ({check.channels} ch, {check.sample_rate} Hz)"
+        for relative, check in kept
+        if (check.sample_rate, check.channels) != (usual_rate, usual_channels)
+    ]
+    more = f" and {len(unusual) - MAX_LOGGED} more" if len(unusual) > MAX_LOGGED else ""
+    logger.warning(
+        "%s: kept %d file(s) not in the usual %d ch, %d Hz (read_audio downmixes and resamples them): %s%s",
+        csv_path.name, len(unusual), usual_channels, usual_rate, ", ".join(unusual[:MAX_LOGGED]), more,
+    )
+
+
 def write_manifest(
     candidates: Sequence[Candidate],
     data_folder: str | Path,
     csv_path: str | Path,
     columns: Sequence[str],
     num_workers: int | None = None,
+    seen_ids: dict[str, str] | None = None,
 ) -> list[dict[str, Any]]:
     """Checks the candidates' audio and writes the manifest and its bad-file report.
 
-    Candidates with a known problem, a duplicate ID, or audio that fails
-    :func:`check_audio` go to ``<stem>_skipped.csv`` (ID, path, reason; always
-    written, so no stale report survives) and are logged; the others go to
-    csv_path in the given order.
+    Candidates with a known problem, a duplicate ID (the first one is kept), or
+    audio that fails :func:`check_audio` go to ``<stem>_skipped.csv`` (ID, path,
+    reason; always written, so no stale report survives) and are logged one line
+    each; the others go to csv_path in the given order.
 
     Arguments
     ---------
@@ -319,6 +392,10 @@ def write_manifest(
         Manifest columns: "ID", "duration", "wav", then the candidates' fields.
     num_workers : int, optional
         Threads for the audio checks.
+    seen_ids : dict, optional
+        {ID: where it was kept} of manifests written before by the same
+        preparation (e.g. other splits): an ID already there is skipped as a
+        duplicate. Updated in place with the IDs kept here.
 
     Returns
     -------
@@ -344,30 +421,29 @@ def write_manifest(
     to_check = [candidate.path for candidate in candidates if candidate.problem is None]
     desc = f"checking {csv_path.parent.name}/{csv_path.name}"
     checks = iter(check_audio_files(to_check, num_workers, desc))
-    rows, skipped, seen = [], [], {}
+    seen = {} if seen_ids is None else seen_ids
+    rows, skipped, kept = [], [], []
     for candidate in candidates:
         check = next(checks) if candidate.problem is None else None
         relative = Path(candidate.path).relative_to(Path(data_folder)).as_posix()
         problem = candidate.problem
         if problem is None and candidate.ID in seen:
-            problem = f"duplicate ID (also {seen[candidate.ID]})"
+            problem = f"duplicate ID (also {seen[candidate.ID]}, kept there)"
         if problem is None:
             problem = check.problem
         if problem is not None:
             skipped.append({"ID": candidate.ID, "path": relative, "reason": problem})
             continue
         seen[candidate.ID] = relative
+        kept.append((relative, check))
         wav = data_root_path(candidate.path, data_folder)
         rows.append({"ID": candidate.ID, "duration": check.duration, "wav": wav, **candidate.fields})
     write_csv_atomic(csv_path, rows, columns)
     report = skipped_report_path(csv_path)
     write_csv_atomic(report, skipped, SKIPPED_COLUMNS)
     if skipped:
-        examples = "; ".join(f"{s['path']}: {s['reason']}" for s in skipped[:3])
-        logger.warning(
-            "%s: skipped %d of %d utterances (listed in %s), e.g. %s",
-            csv_path.name, len(skipped), len(candidates), report, examples,
-        )
+        _log_skipped(csv_path, skipped, len(candidates), report)
+    _log_unusual_formats(csv_path, kept)
     hours = sum(row["duration"] for row in rows) / 3600
     logger.info("Wrote %s (%d utterances, %.2f h)", csv_path, len(rows), hours)
     return rows

@@ -16,6 +16,7 @@ Authors
 """
 
 import functools
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -30,6 +31,8 @@ from speechbrain.dataio.sampler import DynamicBatchSampler
 from speechbrain.utils.data_pipeline import DynamicItem
 
 from efficient_ssl.data.manifest import DATA_ROOT
+
+logger = logging.getLogger(__name__)
 
 SORTINGS = ("ascending", "descending", "random")
 
@@ -92,6 +95,22 @@ def _load_manifests(csv_paths: Sequence[Path], data_folder: Path) -> dict[str, d
         names = ", ".join(str(p) for p in csv_paths)
         raise ValueError(f"manifest(s) {names} hold no utterances; see the *_skipped.csv reports beside them")
     return data
+
+
+def _log_duration_filter(
+    data: dict[str, dict[str, Any]], min_duration: float | None, max_duration: float | None
+) -> None:
+    """Logs how many utterances the duration limits leave out, naming the longest / shortest few."""
+    low = -float("inf") if min_duration is None else min_duration
+    high = float("inf") if max_duration is None else max_duration
+    out = sorted((row["duration"], utt_id) for utt_id, row in data.items() if not low <= row["duration"] <= high)
+    if out:
+        shown = out if len(out) <= 6 else out[:3] + out[-3:]  # the shortest and the longest
+        named = ", ".join(f"{utt_id} ({seconds:.1f} s)" for seconds, utt_id in shown)
+        logger.info(
+            "Left out %d of %d utterances outside the duration limits [%s, %s] s: %s",
+            len(out), len(data), min_duration, max_duration, named,
+        )
 
 
 def as_paths(paths: str | Path | Sequence[str | Path] | None) -> list[Path]:
@@ -160,7 +179,9 @@ def make_dataset(
     """
     if sorting not in SORTINGS:
         raise ValueError(f"sorting={sorting!r} is not one of {SORTINGS}; set sorting to one of them")
-    dataset = DynamicItemDataset(_load_manifests(as_paths(csv_paths), Path(data_folder)))
+    data = _load_manifests(as_paths(csv_paths), Path(data_folder))
+    _log_duration_filter(data, min_duration, max_duration)
+    dataset = DynamicItemDataset(data)
     audio_pipeline = functools.partial(read_audio, sample_rate=sample_rate)  # picklable for workers
     dataset.add_dynamic_item(audio_pipeline, takes="wav", provides="sig")
     for item in dynamic_items:
