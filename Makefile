@@ -1,7 +1,8 @@
 # The two commands of the README:
 #   make mini   set up .venv, synthesise the mini corpus, run the main job on it
 #   make test   set up .venv, run the test suite (what .ci/run calls)
-# Both create or reuse the virtual environment .venv in this folder.
+# Both create or reuse the virtual environment .venv in this folder, with the package and all
+# its extras (dev) installed at the exact versions of constraints.txt.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -18,9 +19,9 @@ OUT    ?= results/mini/scratch_ctc
 
 setup: $(STAMP)
 
-$(STAMP): setup.py tools/fix_torchaudio.py
+$(STAMP): setup.py constraints.txt tools/fix_torchaudio.py
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[dev]"
 	$(PY) tools/fix_torchaudio.py
 	@touch $(STAMP)
 

@@ -1,27 +1,43 @@
 """Package `efficient_ssl`: efficient self-supervised speech learning on SpeechBrain.
 
-Every dependency is pinned here, and only here.
+Requirements here are compatible ranges, so that the package installs as a library next to
+other ones. The exact versions this project is developed and tested with (and the CPU build
+of torch) are pinned in ``constraints.txt``, which ``make setup`` applies:
+``pip install -c constraints.txt -e .[dev]``.
+
+Extras:
+
+- ``synth``: the mini-corpus synthesiser (``efficient_ssl.data.synth``, ``synthesize-corpus``);
+- ``plots``: the figures of the tools under ``tools/``;
+- ``test``: the test suite and the linter;
+- ``dev``: all of the above (what ``make setup`` installs).
 """
 
 from setuptools import find_packages, setup
 
 INSTALL_REQUIRES = [
-    # 2.13.0 matches the local CPU wheel; an unpinned torch pulls GBs of CUDA packages.
-    "torch==2.13.0",
-    # The only torchaudio reachable here; tools/fix_torchaudio.py makes it import next to CPU torch.
-    "torchaudio==2.11.0",
-    "speechbrain==1.1.2",
-    "hyperpyyaml==1.2.3",
-    "sentencepiece==0.2.3",
-    "jiwer==4.0.0",
-    "soundfile==0.14.0",
-    "espeakng-loader==0.2.4",
-    "numpy==2.4.6",
-    "scipy==1.17.1",
-    "matplotlib==3.11.2",
-    "tqdm==4.70.1",
-    "pytest==9.2.0",
+    # >= 2.6: torch.load defaults to weights_only=True, which speechbrain's checkpoint
+    # recovery (plain torch.load calls) relies on to refuse pickled code.
+    "torch>=2.6,<3",
+    # speechbrain imports it; the project only uses torchaudio.functional.resample.
+    "torchaudio>=2.6,<3",
+    # Every speechbrain API the project imports exists from 1.0 on (checked against 1.0.0).
+    "speechbrain>=1.0,<1.2",
+    "hyperpyyaml>=1.2,<2",
+    "ruamel.yaml>=0.17.28,<0.19",
+    "sentencepiece>=0.1.99,<0.3",
+    # >= 0.12.1 bundles libsndfile >= 1.1 (MP3 read and write).
+    "soundfile>=0.12.1,<1",
+    "numpy>=1.24,<3",
+    "tqdm>=4.60,<5",
 ]
+
+EXTRAS_REQUIRE = {
+    "synth": ["espeakng-loader>=0.2.4,<0.3", "scipy>=1.10,<2"],
+    "plots": ["matplotlib>=3.7,<4"],
+    "test": ["pytest>=8,<10", "jiwer>=3.0,<5", "ruff>=0.17"],
+}
+EXTRAS_REQUIRE["dev"] = sorted({req for reqs in EXTRAS_REQUIRE.values() for req in reqs})
 
 setup(
     name="efficient_ssl",
@@ -30,6 +46,7 @@ setup(
     python_requires=">=3.10",
     packages=find_packages(include=["efficient_ssl", "efficient_ssl.*"]),
     install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
     entry_points={
         "console_scripts": [
             "synthesize-corpus=efficient_ssl.data.synth.cli:main",

@@ -42,32 +42,28 @@ import sys
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
-import matplotlib
-import matplotlib.ticker
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from speechbrain.lobes.models.transformer.Conformer import ConformerEncoder  # noqa: E402
-from speechbrain.lobes.models.transformer.Transformer import PositionalEncoding  # noqa: E402
-from speechbrain.lobes.models.wav2vec import (  # noqa: E402
+import torch
+from plotting import pyplot
+from speechbrain.lobes.models.transformer.Conformer import ConformerEncoder
+from speechbrain.lobes.models.transformer.Transformer import PositionalEncoding
+from speechbrain.lobes.models.wav2vec import (
     EncoderWrapper,
     W2VTargetQuantiser,
     compute_mask,
     sample_negatives,
 )
-from speechbrain.nnet.losses import ContrastiveLoss  # noqa: E402
-from torch import nn  # noqa: E402
+from speechbrain.nnet.losses import ContrastiveLoss
+from torch import nn
 
-from efficient_ssl.efficiency import (  # noqa: E402
+from efficient_ssl.efficiency import (
     PeakMemory,
     Timer,
     count_flops,
     count_parameters,
     keep_freed_cpu_memory,
 )
-from efficient_ssl.models.wav2vec2 import PretrainedEncoder, Wav2Vec2Pretrainer  # noqa: E402
-from efficient_ssl.nnet.frontends import build_frontend  # noqa: E402
+from efficient_ssl.models.wav2vec2 import PretrainedEncoder, Wav2Vec2Pretrainer
+from efficient_ssl.nnet.frontends import build_frontend
 
 MIXERS = ("SummaryMixing", "regularMHA", "speechbrain_mha")
 OURS_W2V2, SPEECHBRAIN_W2V2 = "regularMHA_w2v2", "speechbrain_w2v2"
@@ -335,6 +331,7 @@ def table(records: list[dict]) -> str:
 def plot(records: list[dict], path: Path) -> None:
     """Log-log step time and peak memory against utterance length, one line per model
     (dashed: full wav2vec 2.0 pretraining steps; dotted: no mixer)."""
+    plt = pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for model in dict.fromkeys(r["mixer"] for r in records):
         rows = [r for r in records if r["mixer"] == model]
@@ -346,7 +343,7 @@ def plot(records: list[dict], path: Path) -> None:
         axis.set_xscale("log")
         axis.set_yscale("log")
         axis.set_xticks(lengths, [f"{length:g}" for length in lengths])
-        axis.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axis.xaxis.set_minor_formatter(plt.NullFormatter())
         axis.set_xlabel("utterance length (s), batch of 2")
         axis.set_ylabel(label)
         axis.grid(True, which="both", alpha=0.3)

@@ -40,16 +40,13 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import speechbrain as sb
+import torch
+from plotting import pyplot
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import speechbrain as sb  # noqa: E402
-import torch  # noqa: E402
-
-from efficient_ssl.data import make_dataset  # noqa: E402
-from efficient_ssl.efficiency import Timer, measure  # noqa: E402
-from efficient_ssl.models import load_ctc_model, load_pretrained_encoder  # noqa: E402
+from efficient_ssl.data import make_dataset
+from efficient_ssl.efficiency import Timer, measure
+from efficient_ssl.models import load_ctc_model, load_pretrained_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 FINETUNE = ROOT / "recipes" / "LibriSpeech" / "finetune"
@@ -281,6 +278,7 @@ def targets(records: list[dict]) -> list[str]:
 
 
 def plot(records: list[dict], path: Path) -> None:
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for r in records:
         ax.scatter(r["macs_per_audio_s"] / 1e6, r["cer"], s=30)

@@ -16,10 +16,7 @@ import argparse
 import re
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from plotting import pyplot
 
 PAIR = re.compile(r"([A-Za-z_][\w ]*?):\s*(-?[\d.]+(?:e[-+]?\d+)?)")
 
@@ -62,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     labels = args.labels or [Path(p).parent.name for p in args.logs]
     if len(labels) != len(args.logs):
         parser.error("--labels needs one label per --logs entry")
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(args.keys), figsize=(4.5 * len(args.keys), 3.5), squeeze=False)
     for log, label in zip(args.logs, labels):
         rows = [r for r in parse_log(log) if args.x in r]

@@ -39,6 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from plotting import pyplot
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULT_FILE = "probe_result.json"
 
@@ -215,11 +217,7 @@ def write_table(results: dict[str, dict[str, dict]], tasks: list[str], output: P
 
 def plot_layer_weights(results: dict[str, dict[str, dict]], tasks: list[str], path: Path) -> None:
     """One panel per task: the learned share of each hidden state, one bar series per encoder."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     cols = min(3, len(tasks))
     rows = (len(tasks) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), squeeze=False)

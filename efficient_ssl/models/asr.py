@@ -265,6 +265,9 @@ def frame_entropy(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 def load_ctc_model(folder: str | Path, device: str = "cpu") -> CTCModel:
     """Rebuilds a :class:`CTCModel` saved by :meth:`CTCModel.save`, in eval mode.
 
+    The weights are read with ``torch.load(..., weights_only=True)``: a file that holds
+    pickled code is refused (``UnpicklingError``).
+
     Arguments
     ---------
     folder : str or Path
@@ -286,5 +289,5 @@ def load_ctc_model(folder: str | Path, device: str = "cpu") -> CTCModel:
     config = json.loads((folder / MODEL_CONFIG).read_text(encoding="utf-8"))
     encoder = PretrainedEncoder(**config.pop("encoder"))
     model = CTCModel(encoder, **config)
-    model.load_state_dict(torch.load(folder / MODEL_WEIGHTS, map_location="cpu"))
+    model.load_state_dict(torch.load(folder / MODEL_WEIGHTS, map_location="cpu", weights_only=True))
     return model.to(device).eval()

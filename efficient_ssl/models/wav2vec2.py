@@ -275,6 +275,9 @@ def load_pretrained_encoder(
       (as written by ``PretrainedEncoder.save``);
     - the ``encoder.ckpt`` file itself, with ``encoder_config.json`` beside it.
 
+    The weights are read with ``torch.load(..., weights_only=True)``: tensors and plain
+    containers only, so a file that holds pickled code is refused (``UnpicklingError``).
+
     Arguments
     ---------
     path : str or Path
@@ -294,7 +297,7 @@ def load_pretrained_encoder(
     with open(config, encoding="utf-8") as f:
         encoder = PretrainedEncoder(**json.load(f))
     if not random_init:
-        encoder.load_state_dict(torch.load(weights, map_location="cpu"))
+        encoder.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return encoder.to(device).eval()
 
 
@@ -674,10 +677,10 @@ class Wav2Vec2Pretrainer(nn.Module):
         del end_of_epoch
         path = Path(path)
         self.encoder.load_state_dict(
-            torch.load(path.parent / ENCODER_WEIGHTS, map_location="cpu")
+            torch.load(path.parent / ENCODER_WEIGHTS, map_location="cpu", weights_only=True)
         )
         missing, unexpected = self.load_state_dict(
-            torch.load(path, map_location="cpu"), strict=False
+            torch.load(path, map_location="cpu", weights_only=True), strict=False
         )
         missing = [k for k in missing if not k.startswith("encoder.")]
         if missing or unexpected:

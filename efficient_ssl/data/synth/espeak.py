@@ -21,8 +21,8 @@ import os
 import shutil
 import tempfile
 from dataclasses import dataclass
+from types import ModuleType
 
-import espeakng_loader
 import numpy as np
 
 SAMPLE_RATE = 22050  # Hz, eSpeak NG's native output rate
@@ -72,9 +72,21 @@ class Voice:
     wordgap: int = 0
 
 
+def _espeakng_loader() -> ModuleType:
+    """The ``espeakng_loader`` package (eSpeak NG's library and data), imported on first use so
+    that the rest of ``efficient_ssl`` works without the ``synth`` extra."""
+    try:
+        import espeakng_loader
+    except ImportError as error:
+        raise ImportError(
+            "the corpus synthesiser needs espeakng-loader (eSpeak NG): pip install efficient_ssl[synth]"
+        ) from error
+    return espeakng_loader
+
+
 def _load_private_copy() -> ctypes.CDLL:
     """Loads a fresh copy of the eSpeak NG library, with its own C globals."""
-    source = espeakng_loader.get_library_path()
+    source = _espeakng_loader().get_library_path()
     if hasattr(os, "memfd_create"):  # Linux: an anonymous file, never on a noexec mount
         fd = os.memfd_create("espeak-ng")
         with open(source, "rb") as library, os.fdopen(fd, "wb", closefd=False) as copy:
@@ -127,7 +139,7 @@ class Espeak:
             ctypes.c_void_p,
             ctypes.c_void_p,
         ]
-        data_path = espeakng_loader.get_data_path().encode()
+        data_path = _espeakng_loader().get_data_path().encode()
         rate = self._lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data_path, 0)
         if rate != SAMPLE_RATE:
             raise RuntimeError(
