@@ -31,6 +31,7 @@ from speechbrain.nnet.schedulers import update_learning_rate
 from speechbrain.utils.metric_stats import ErrorRateStats
 
 from efficient_ssl.brains.base import Brain
+from efficient_ssl.brains.distributed import all_gather, merge_metric_over_ranks, sum_over_ranks
 
 logger = logging.getLogger(__name__)
 
@@ -104,20 +105,24 @@ class CTCBrain(Brain):
             self.cer_metric = ErrorRateStats(split_tokens=True)
             self.exit_layers = []
         if self.hparams.freeze_encoder:
-            self.modules.model.encoder.eval()
+            self.unwrapped("model").encoder.eval()
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs losses and error rates, anneals learning rates, checkpoints on the best CER."""
-        stats = {"loss": stage_loss}
+        stats = {"loss": self.stage_loss_over_ranks(stage, stage_loss)}
+        self.too_short = int(sum_over_ranks([self.too_short])[0])
         if self.too_short:
             stats["too_short"] = self.too_short
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
             return
+        merge_metric_over_ranks(self.wer_metric)
+        merge_metric_over_ranks(self.cer_metric)
         stats["WER"] = self.wer_metric.summarize("error_rate")
         stats["CER"] = self.cer_metric.summarize("error_rate")
-        if len(self.modules.model.exits) > 1:
-            stats["mean_exit_layer"] = sum(self.exit_layers) / max(len(self.exit_layers), 1)
+        if len(self.unwrapped("model").exits) > 1:
+            exit_layers = [layer for part in all_gather(self.exit_layers) for layer in part]
+            stats["mean_exit_layer"] = sum(exit_layers) / max(len(exit_layers), 1)
         if stage == sb.Stage.VALID:
             lrs = {}
             for name, opt in self.optimizers_dict.items():
@@ -137,23 +142,26 @@ class CTCBrain(Brain):
                 stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
                 test_stats=stats,
             )
-            with open(self.hparams.test_wer_file, "w", encoding="utf-8") as f:
-                self.wer_metric.write_stats(f)
+            if sb.utils.distributed.if_main_process():
+                with open(self.hparams.test_wer_file, "w", encoding="utf-8") as f:
+                    self.wer_metric.write_stats(f)
             self.test_stats = stats
+
+    def freeze_parameters(self):
+        """With ``freeze_encoder``, the encoder gets no gradient (set before DDP wraps the model)."""
+        if self.hparams.freeze_encoder:
+            self.unwrapped("model").encoder.requires_grad_(False)
 
     def init_optimizers(self):
         """One optimiser for the encoder (unless frozen) and one for everything else."""
-        encoder = self.modules.model.encoder
+        encoder = self.unwrapped("model").encoder
         encoder_params = [p for p in encoder.parameters() if p.requires_grad]
         encoder_ids = {id(p) for p in encoder.parameters()}
         head_params = [
             p for p in self.modules.parameters() if p.requires_grad and id(p) not in encoder_ids
         ]
         self.optimizers_dict = {"head": self.hparams.head_opt_class(head_params)}
-        if self.hparams.freeze_encoder:
-            for p in encoder_params:
-                p.requires_grad_(False)
-        else:
+        if not self.hparams.freeze_encoder:
             self.optimizers_dict["encoder"] = self.hparams.encoder_opt_class(encoder_params)
         if self.checkpointer is not None:
             for name, opt in self.optimizers_dict.items():
@@ -182,7 +190,8 @@ def train_and_test(hparams: dict, run_opts: dict, data, tokenizer_file: str | Pa
     Returns
     -------
     dict
-        ``{test set: {"WER", "CER", "macs_per_audio_s", "rtf", ...}}`` as in ``results.json``.
+        ``{test set: {"WER", "CER", "macs_per_audio_s", "rtf", ...}}`` as in ``results.json``
+        (empty on ranks other than 0).
     """
     model = hparams["model"](vocab_size=hparams["tokenizer"].vocab_size)
     hparams["checkpointer"].add_recoverable("model", model)
@@ -196,6 +205,8 @@ def train_and_test(hparams: dict, run_opts: dict, data, tokenizer_file: str | Pa
         brain.hparams.test_wer_file = output / f"wer_{name}.txt"
         brain.evaluate(test_set, min_key="CER", test_loader_kwargs=data.test_loader_kwargs[name])
         cost = brain.measure_inference(test_set, data.test_loader_kwargs[name], name=f"inference_{name}")
+        if cost is None:  # not rank 0: rank 0 measures and writes the results
+            continue
         results[name] = {
             **{k: float(v) for k, v in brain.test_stats.items()},
             "macs_per_audio_s": cost.macs_per_audio_s,

@@ -29,10 +29,10 @@ import math
 
 import speechbrain as sb
 import torch
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from efficient_ssl.brains.base import Brain
+from efficient_ssl.brains.distributed import sum_over_ranks
 from efficient_ssl.models.wav2vec2 import PretrainOutput, Wav2Vec2Pretrainer
 
 
@@ -124,8 +124,7 @@ class PretrainBrain(Brain):
     @property
     def model(self) -> Wav2Vec2Pretrainer:
         """The pretraining model, unwrapped from DistributedDataParallel."""
-        module = self.modules.wav2vec2
-        return module.module if isinstance(module, DistributedDataParallel) else module
+        return self.unwrapped("wav2vec2")
 
     def compute_forward(self, batch, stage) -> PretrainOutput:
         """Runs the masked prediction on ``batch.sig``."""
@@ -155,6 +154,10 @@ class PretrainBrain(Brain):
         self.masked_frames = 0
         self.correct = 0.0
         self.step_loss = 0.0
+
+    def on_fit_batch_skipped(self) -> None:
+        """A non-finite step was skipped: its statistics are dropped."""
+        self._reset_statistics()
 
     def on_fit_batch_start(self, batch, should_step: bool) -> None:
         """Sets the learning rate of the optimiser step this batch completes."""
@@ -186,10 +189,12 @@ class PretrainBrain(Brain):
 
     def on_stage_end(self, stage, stage_loss, epoch=None) -> None:
         """Logs the epoch; after validation, checkpoints (keeping the latest and the best loss)."""
+        stage_loss = self.stage_loss_over_ranks(stage, stage_loss)
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss}
             return
-        stats = {"loss": stage_loss, "accuracy": self.correct / max(self.masked_frames, 1)}
+        correct, masked_frames = sum_over_ranks([self.correct, self.masked_frames])
+        stats = {"loss": stage_loss, "accuracy": correct / max(masked_frames, 1)}
         if stage == sb.Stage.VALID:
             self.hparams.train_logger.log_stats(
                 stats_meta={

@@ -42,6 +42,7 @@ from speechbrain.nnet.schedulers import update_learning_rate
 from speechbrain.utils.metric_stats import EER, ClassificationStats, ErrorRateStats
 
 from efficient_ssl.brains.base import Brain
+from efficient_ssl.brains.distributed import all_gather, merge_metric_over_ranks
 from efficient_ssl.brains.ctc import ctc_text_pipeline, greedy_transcripts
 from efficient_ssl.data.manifest import write_json_atomic
 from efficient_ssl.data.pipeline import DataBundle, as_paths, dataio_prepare
@@ -178,7 +179,8 @@ def save_probe_result(
     """
     path = Path(output_folder) / RESULT_FILE
     result = {"task": task, "metric": metric, "value": float(value), "layer_weights": layer_weights.tolist(), **extra}
-    write_json_atomic(path, result)
+    if sb.utils.distributed.if_main_process():
+        write_json_atomic(path, result)
     return path
 
 
@@ -208,7 +210,7 @@ class ProbeBrain(Brain):
 
     def init_optimizers(self):
         """``layer_weights`` for the layer sum, ``head`` for the probe and classifier."""
-        layer_params = list(self.modules.encoder.layer_sum.parameters())
+        layer_params = list(self.unwrapped("encoder").layer_sum.parameters())
         layer_ids = {id(p) for p in layer_params}
         head_params = [p for p in self.modules.parameters() if p.requires_grad and id(p) not in layer_ids]
         self.optimizers_dict = {
@@ -221,7 +223,7 @@ class ProbeBrain(Brain):
 
     def layer_weights(self) -> torch.Tensor:
         """(L,) learned shares of the encoder's hidden states."""
-        return self.modules.encoder.layer_sum.probabilities().cpu()
+        return self.unwrapped("encoder").layer_sum.probabilities().cpu()
 
     def finish_stage(self, stage, stats: dict[str, float], error: float, anneal_on: float, epoch=None) -> None:
         """Valid: logs, anneals the head's rate on ``anneal_on`` (``lr_annealing_head`` or null),
@@ -277,14 +279,17 @@ class CTCProbeBrain(ProbeBrain):
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs loss, WER and CER; anneals on the valid loss; checkpoints on the best valid CER."""
+        stage_loss = self.stage_loss_over_ranks(stage, stage_loss)
         stats = {"loss": stage_loss}
         if stage == sb.Stage.TRAIN:
             self.train_stats = stats
             return
+        merge_metric_over_ranks(self.wer_metric)
+        merge_metric_over_ranks(self.cer_metric)
         stats["WER"] = self.wer_metric.summarize("error_rate")
         stats["CER"] = self.cer_metric.summarize("error_rate")
         self.finish_stage(stage, stats, error=stats["CER"], anneal_on=stage_loss, epoch=epoch)
-        if stage == sb.Stage.TEST:
+        if stage == sb.Stage.TEST and sb.utils.distributed.if_main_process():
             with open(self.hparams.test_wer_file, "w", encoding="utf-8") as f:
                 self.wer_metric.write_stats(f)
 
@@ -331,14 +336,17 @@ class UtteranceProbeBrain(ProbeBrain):
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs accuracy or EER, anneals on the valid error, checkpoints on the lowest error."""
+        stage_loss = self.stage_loss_over_ranks(stage, stage_loss)
         if stage == sb.Stage.TRAIN:
             self.train_stats = {"loss": stage_loss}
             return
         trials = self._trials(stage)
         if trials is not None:
-            stats = {"EER": verification_eer(self.embeddings, trials)}
+            embeddings = {key: value for part in all_gather(self.embeddings) for key, value in part.items()}
+            stats = {"EER": verification_eer(embeddings, trials)}
             error = stats["EER"]
         else:
+            merge_metric_over_ranks(self.accuracy)
             stats = {"loss": stage_loss, "accuracy": 100.0 * self.accuracy.summarize("accuracy")}
             error = 100.0 - stats["accuracy"]
         self.finish_stage(stage, stats, error=error, anneal_on=error, epoch=epoch)

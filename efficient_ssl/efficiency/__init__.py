@@ -24,7 +24,7 @@ from efficient_ssl.efficiency.energy import (
     RaplCounters,
     resolve_cpu_watts_per_core,
 )
-from efficient_ssl.efficiency.measure import measure
+from efficient_ssl.efficiency.measure import measure, measure_batches
 from efficient_ssl.efficiency.memory import PeakMemory, RssPeak
 from efficient_ssl.efficiency.report import COST_SCHEMA_VERSION, CostReport
 from efficient_ssl.efficiency.timing import Timer
@@ -46,6 +46,7 @@ __all__ = [
     "device_name",
     "keep_freed_cpu_memory",
     "measure",
+    "measure_batches",
     "resolve_cpu_watts_per_core",
     "resolve_device",
     "synchronize",

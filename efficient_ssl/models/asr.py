@@ -147,6 +147,9 @@ class CTCModel(nn.Module):
         self.exit_entropy = exit_entropy
         if freeze_frontend:
             encoder.frontend.requires_grad_(False)
+        # Without span masking the mask embedding gets no gradient: frozen, so that distributed
+        # training (DDP) never waits for it.
+        encoder.mask_emb.requires_grad_(mask_prob > 0)
 
     @property
     def frames_per_second(self) -> float:

@@ -41,7 +41,10 @@ class ContextEncoder(nn.Module):
     dropout : float
         Dropout rate inside the layers.
     layerdrop : float
-        Probability of skipping each layer at training time.
+        Probability of skipping each layer at training time. The draws come from a generator
+        of their own, seeded with torch's initial seed and counted in the ``layerdrop_draws``
+        buffer: every process of a distributed run (all seeded alike) skips the same layers at
+        the same step, whatever data it sees, and a resumed run continues the sequence.
     kernel_size : int
         Kernel size of the convolutions (Conformer, Branchformer).
     conv_norm : str
@@ -107,6 +110,28 @@ class ContextEncoder(nn.Module):
             layers = [TransformerLayer(**common) for _ in range(num_layers)]
         self.layers = nn.ModuleList(layers)
         self.norm = nn.LayerNorm(d_model)
+        # (seed, training forwards so far): the layerdrop draws, identical on every rank
+        self.register_buffer("layerdrop_draws", torch.tensor([torch.initial_seed() % 2**62, 0]))
+
+    @property
+    def skips_parameters(self) -> bool:
+        """True when a training forward may leave some parameters without gradient (layerdrop):
+        distributed training then needs ``find_unused_parameters`` (the Brain switches it on)."""
+        return self.layerdrop > 0
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # encoders saved before layerdrop_draws existed load with a fresh sequence
+        state_dict.setdefault(prefix + "layerdrop_draws", self.layerdrop_draws.clone())
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def _layers_to_run(self) -> list[bool]:
+        """Which layers this forward runs: all of them, or the layerdrop draw of this step."""
+        if not (self.training and self.layerdrop > 0):
+            return [True] * self.num_layers
+        seed, count = self.layerdrop_draws.tolist()
+        generator = torch.Generator().manual_seed((seed * 1_000_003 + count) % 2**63)
+        self.layerdrop_draws[1] += 1
+        return (torch.rand(self.num_layers, generator=generator) >= self.layerdrop).tolist()
 
     def forward(
         self, x: torch.Tensor, mask: Optional[torch.Tensor] = None
@@ -138,8 +163,8 @@ class ContextEncoder(nn.Module):
             if mask.all():  # no padding: every layer takes its mask-free (fastest) path
                 mask = None
         hidden_states = [x]
-        for layer in self.layers:
-            if not (self.training and self.layerdrop > 0 and torch.rand(()) < self.layerdrop):
+        for layer, run in zip(self.layers, self._layers_to_run()):
+            if run:
                 x = layer(x, mask)
             hidden_states.append(x)
         return self.norm(x), hidden_states
