@@ -73,6 +73,8 @@ class Brain(sb.Brain):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        if isinstance(self.optimizer_step_limit, str):  # speechbrain 1.1.2 parses --optimizer_step_limit as str
+            self.optimizer_step_limit = int(self.optimizer_step_limit)
         self.nonfinite_skipped = 0
         self._eval_loss = [0.0, 0]  # sum of finite batch losses, batches, in this evaluation
         self._batch_ids: list[str] = []
@@ -102,6 +104,11 @@ class Brain(sb.Brain):
         """See speechbrain.core.Brain.make_dataloader. Under DDP, VALID / TEST batches are
         sharded over the ranks (:func:`~efficient_ssl.brains.distributed.shard_loader_kwargs`)."""
         batch_sampler = loader_kwargs.get("batch_sampler")
+        # Each iterator of a DataLoader draws its workers' base seed from `generator`, by default
+        # torch's global one: a run resumed mid-epoch would draw it after restoring the random
+        # state, shifting every later dropout / mask draw. A loader-owned generator keeps the
+        # global stream for the model (the base seed only seeds workers).
+        loader_kwargs.setdefault("generator", torch.Generator().manual_seed(torch.initial_seed()))
         if stage != sb.Stage.TRAIN and world_size() > 1:
             loader_kwargs = shard_loader_kwargs(dataset, loader_kwargs, rank(), world_size())
         loader = super().make_dataloader(dataset, stage, ckpt_prefix, **loader_kwargs)

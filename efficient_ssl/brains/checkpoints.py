@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import shutil
@@ -87,7 +88,7 @@ class AtomicCheckpointer(Checkpointer):
         return checkpoint
 
 
-@register_checkpoint_hooks
+@functools.partial(register_checkpoint_hooks, save_on_main_only=False)
 class RandomState:
     """torch's random generators as a checkpoint recoverable: ``random_state.ckpt`` for rank 0,
     ``random_state.rank<r>.ckpt`` for the other ranks (a rank without its own file, e.g. after a

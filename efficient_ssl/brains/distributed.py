@@ -17,9 +17,11 @@ Every function is a no-op (or the identity) when ``torch.distributed`` is not in
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import speechbrain as sb
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -35,6 +37,23 @@ def world_size() -> int:
 def rank() -> int:
     """This process's rank (0 without ``torch.distributed``)."""
     return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+
+
+def ddp_init_group(run_opts: dict) -> None:
+    """speechbrain's ``ddp_init_group``, with a one-line fix when torchrun was asked for more
+    nccl processes than this machine has GPUs (e.g. on CPU without ``--distributed_backend=gloo``).
+
+    Every recipe's ``main()`` calls it right after ``sb.parse_arguments``.
+    """
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    gpus = torch.cuda.device_count()
+    if "RANK" in os.environ and run_opts.get("distributed_backend", "nccl") == "nccl" and gpus < local_world:
+        raise SystemExit(
+            f"error: torchrun started {local_world} processes per node with the nccl backend, but this "
+            f"machine has {gpus} GPU(s): lower --nproc_per_node to {gpus}, or add "
+            "--distributed_backend=gloo --device=cpu to train on CPU"
+        )
+    sb.utils.distributed.ddp_init_group(run_opts)
 
 
 def unwrap(module: nn.Module) -> nn.Module:

@@ -19,6 +19,7 @@ from pathlib import Path
 import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 
+from efficient_ssl.brains.distributed import ddp_init_group
 from efficient_ssl.brains.ctc import ctc_text_pipeline, train_and_test
 from efficient_ssl.data import dataio_prepare, prepare_librispeech
 from efficient_ssl.data.tokens import CharTokenizer, manifest_texts
@@ -27,7 +28,7 @@ from efficient_ssl.hparams import create_experiment_directory, load_hparams
 
 def main() -> None:
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    sb.utils.distributed.ddp_init_group(run_opts)
+    ddp_init_group(run_opts)
     hparams = load_hparams(hparams_file, overrides)
     create_experiment_directory(hparams_file, overrides, hparams)
     run_on_main(

@@ -19,6 +19,7 @@ import sys
 import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 
+from efficient_ssl.brains.distributed import ddp_init_group
 from efficient_ssl.brains.probe import run_utterance_probe
 from efficient_ssl.data.labels import prepare_mini_labels
 from efficient_ssl.hparams import create_experiment_directory, load_hparams
@@ -26,7 +27,7 @@ from efficient_ssl.hparams import create_experiment_directory, load_hparams
 
 def main() -> None:
     hparams_file, run_opts, overrides = sb.parse_arguments(sys.argv[1:])
-    sb.utils.distributed.ddp_init_group(run_opts)
+    ddp_init_group(run_opts)
     hparams = load_hparams(hparams_file, overrides)
     create_experiment_directory(hparams_file, overrides, hparams)
     run_on_main(
