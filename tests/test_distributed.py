@@ -235,3 +235,41 @@ def test_torchrun_without_gloo_on_cpu_says_what_to_add(tmp_path):
     )
     assert result.returncode != 0
     assert "add --distributed_backend=gloo --device=cpu" in result.stderr
+
+
+# Every other training recipe, 2 processes, one epoch (the real-corpus probes VoxCeleb1, IEMOCAP
+# and SLURP run the MiniCorpus probe code: run_utterance_probe).
+TINY_CTC = ["--num_layers=1", "--d_model=32", "--frontend_channels=32", "--d_ffn=64", "--nhead=2"]
+TWO_PROCESS_RECIPES = {
+    "commonvoice_pretrain": ("CommonVoice/pretrain", "wav2vec2_mini.yaml", "CommonVoice",
+                             ["--total_steps=2", "--warmup_steps=1", *TINY_CTC]),
+    "commonvoice_finetune": ("CommonVoice/finetune", "multilingual_mini.yaml", "CommonVoice",
+                             ["--number_of_epochs=1", "--bpe_vocab_size=40", *TINY_CTC]),
+    "librispeech_probe": ("LibriSpeech/probe", "linear_mini.yaml", "LibriSpeech",
+                          ["--number_of_epochs=1", "--batch_size=4", "ENCODER"]),
+    "commonvoice_probe": ("CommonVoice/probe", "linear_mini.yaml", "CommonVoice",
+                          ["--number_of_epochs=1", "--batch_size=4", "--language=eu", "--bpe_vocab_size=30", "ENCODER"]),
+    "speaker_probe": ("MiniCorpus/probe", "speaker_xvector.yaml", ".",  # EER over gathered embeddings, BatchNorm
+                      ["--number_of_epochs=1", "--batch_size=4", "ENCODER"]),
+}
+
+
+@pytest.mark.parametrize("name", list(TWO_PROCESS_RECIPES))
+def test_every_recipe_runs_on_two_processes(name, tiny_corpus, tmp_path):
+    from conftest import tiny_encoder
+
+    recipe, yaml, data, extra = TWO_PROCESS_RECIPES[name]
+    if "ENCODER" in extra:
+        tiny_encoder().save(tmp_path / "encoder")
+        extra = [a if a != "ENCODER" else f"--pretrained_encoder={tmp_path / 'encoder'}" for a in extra]
+    folder = ROOT / "recipes" / recipe
+    out = tmp_path / "exp"
+    result = _run([*_torchrun(2), str(folder / "train.py"), str(folder / "hparams" / yaml),
+                   f"--data_folder={tiny_corpus / data}", f"--output_folder={out}",
+                   "--distributed_backend=gloo", "--device=cpu", *extra], tmp_path)
+    assert json.loads((out / "cost_train.json").read_text())["extra"]["world_size"] == 2
+    assert list((out / "save").glob("CKPT+*"))
+    if "probe" in name:
+        assert (out / "probe_result.json").is_file()
+        results = [line for line in result.stdout.splitlines() if line.rstrip().endswith("%")]
+        assert len(results) == 1, results  # the result line, printed by rank 0 only

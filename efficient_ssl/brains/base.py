@@ -11,6 +11,7 @@ from pathlib import Path
 import speechbrain as sb
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from efficient_ssl.brains.checkpoints import RandomState
 from efficient_ssl.brains.distributed import (
@@ -99,6 +100,18 @@ class Brain(sb.Brain):
             logger.info("find_unused_parameters=True: %s may skip layers (layerdrop)", ", ".join(sorted(set(skipping))))
             self.find_unused_parameters = True
         super().on_fit_start()
+
+    def _wrap_distributed(self) -> None:
+        """speechbrain's DDP wrapping; on CPU (gloo) without its SyncBatchNorm conversion, which
+        works on CUDA only: BatchNorm then normalises with each process's batch statistics."""
+        if not (self.distributed_launch and resolve_device(self.device).type == "cpu"):
+            return super()._wrap_distributed()
+        for name, module in self.modules.items():
+            if any(p.requires_grad for p in module.parameters()):
+                self.modules[name] = DistributedDataParallel(
+                    module, device_ids=None, find_unused_parameters=self.find_unused_parameters
+                )
+        return None
 
     def make_dataloader(self, dataset, stage, ckpt_prefix="dataloader-", **loader_kwargs):
         """See speechbrain.core.Brain.make_dataloader. Under DDP, VALID / TEST batches are
@@ -200,6 +213,15 @@ class Brain(sb.Brain):
             opt.zero_grad(set_to_none=True)
         self.optimizer_step += 1
         return None
+
+    def _should_save_intra_epoch_ckpt(self, last_ckpt_time, steps_since_ckpt) -> bool:
+        """speechbrain's decision, taken only after a batch that completed an optimiser step: the
+        gradients accumulated between two steps (``grad_accumulation_factor`` > 1) are not
+        checkpointed, so a run resumed from there would lose them. Every rank has the same
+        ``step``, so every rank joins speechbrain's broadcast of the decision or none does."""
+        if self.step % self.grad_accumulation_factor != 0:
+            return False
+        return super()._should_save_intra_epoch_ckpt(last_ckpt_time, steps_since_ckpt)
 
     def _skip_nonfinite(self, what: str) -> None:
         """Drops the accumulated gradients of a non-finite step; stops past the patience."""

@@ -433,7 +433,8 @@ def run_ctc_probe(hparams: dict, run_opts: dict, tokenizer) -> dict:
         hparams["output_folder"], hparams["task"], "WER", stats["WER"], brain.layer_weights(),
         CER=stats["CER"], test_set=name, pretrained_encoder=str(hparams["pretrained_encoder"]), random_init=hparams["random_init"],
     )
-    print(f"{hparams['task']} {name}: WER {stats['WER']:.2f}%  CER {stats['CER']:.2f}%")
+    if sb.utils.distributed.if_main_process():
+        print(f"{hparams['task']} {name}: WER {stats['WER']:.2f}%  CER {stats['CER']:.2f}%")
     return stats
 
 
@@ -492,5 +493,6 @@ def run_utterance_probe(hparams: dict, run_opts: dict) -> dict:
         hparams["output_folder"], hparams["task"], metric, stats[metric], brain.layer_weights(),
         test_set=name, pretrained_encoder=str(hparams["pretrained_encoder"]), random_init=hparams["random_init"],
     )
-    print(f"{hparams['task']} {name}: {metric} {stats[metric]:.2f}%")
+    if sb.utils.distributed.if_main_process():
+        print(f"{hparams['task']} {name}: {metric} {stats[metric]:.2f}%")
     return stats
