@@ -11,6 +11,9 @@ The corpora are session-scoped and must not be modified by tests.
 """
 
 import csv
+import os
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -246,3 +249,16 @@ def tiny_corpus(tmp_path_factory) -> Path:
     from efficient_ssl.data.synth import synthesize_corpus
 
     return synthesize_corpus(tmp_path_factory.mktemp("mini") / "corpus", size="tiny", seed=7)
+
+
+def torchrun_command(nproc: int) -> list[str]:
+    """The start of a ``torchrun`` command line with ``nproc`` processes on this machine."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
+
+
+def run_checked(cmd: list[str], cwd: Path, timeout: int = 600) -> subprocess.CompletedProcess:
+    """Runs a recipe command (one thread per process); fails the test with its output's tail."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    return result

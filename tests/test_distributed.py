@@ -9,7 +9,6 @@
 
 import glob
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +29,7 @@ from efficient_ssl.brains.distributed import (
     shard_loader_kwargs,
     sum_over_ranks,
 )
+from conftest import run_checked, tiny_encoder, torchrun_command
 from efficient_ssl.nnet.encoders import ContextEncoder
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,16 +88,16 @@ def test_layerdrop_draws_agree_across_ranks_and_resume():
     draws0, draws1 = [], []
     for step in range(8):
         torch.rand(5 + step)  # the ranks use the global generator differently (other data)
-        draws0.append(rank0._layers_to_run())
+        draws0.append(rank0._layers_torun_checked())
         torch.rand(11)
-        draws1.append(rank1._layers_to_run())
+        draws1.append(rank1._layers_torun_checked())
     assert draws0 == draws1
     assert len({tuple(d) for d in draws0}) > 1 and not all(all(d) for d in draws0)
     assert rank0.skips_parameters and not ContextEncoder(1, 8, 2, 16, kernel_size=3).skips_parameters
 
     resumed = build()
     resumed.load_state_dict(rank0.state_dict())
-    assert resumed._layers_to_run() == rank0._layers_to_run()  # the sequence goes on after a resume
+    assert resumed._layers_torun_checked() == rank0._layers_torun_checked()  # the sequence goes on after a resume
 
 
 # ------------------------------------------------------------------------ non-finite steps
@@ -153,17 +153,6 @@ def test_nonfinite_past_the_patience_stops_naming_step_and_utterances(tmp_path):
 
 
 # ----------------------------------------------------------------------------- torchrun
-def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
-    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
-    return result
-
-
-def _torchrun(nproc: int) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}"]
-
-
 def _weights(output: Path) -> torch.Tensor:
     """The float parameters of the newest checkpoint's CTC model, as one vector."""
     state = torch.load(sorted(glob.glob(str(output / "save" / "CKPT+*" / "model.ckpt")))[-1], weights_only=True)
@@ -185,10 +174,10 @@ def test_two_process_finetuning_equals_one_process(tiny_corpus, tmp_path):
         "--dropout=0.0", "--dynamic_batching=False",
     ]
     one, two, half = tmp_path / "one", tmp_path / "two", tmp_path / "half"
-    _run([sys.executable, *common, "--batch_size=4", f"--output_folder={one}"], tmp_path)
-    result = _run([*_torchrun(2), *common, "--batch_size=2", f"--output_folder={two}",
+    run_checked([sys.executable, *common, "--batch_size=4", f"--output_folder={one}"], tmp_path)
+    result = run_checked([*torchrun_command(2), *common, "--batch_size=2", f"--output_folder={two}",
                    "--distributed_backend=gloo", "--device=cpu"], tmp_path)
-    _run([sys.executable, *common, "--batch_size=2", f"--output_folder={half}"], tmp_path)
+    run_checked([sys.executable, *common, "--batch_size=2", f"--output_folder={half}"], tmp_path)
 
     reference = (_weights(one) - _weights(half)).norm()
     assert (_weights(one) - _weights(two)).norm() < 0.01 * reference
@@ -209,8 +198,8 @@ def test_two_process_pretraining_runs(tiny_corpus, tmp_path):
         "--dynamic_batching=False",
     ]
     one, two = tmp_path / "one", tmp_path / "two"
-    _run([sys.executable, *common, "--batch_size=4", f"--output_folder={one}"], tmp_path)
-    _run([*_torchrun(2), *common, "--batch_size=2", f"--output_folder={two}",
+    run_checked([sys.executable, *common, "--batch_size=4", f"--output_folder={one}"], tmp_path)
+    run_checked([*torchrun_command(2), *common, "--batch_size=2", f"--output_folder={two}",
           "--distributed_backend=gloo", "--device=cpu"], tmp_path)
 
     def train_loss(output: Path) -> float:
@@ -229,7 +218,7 @@ def test_two_process_pretraining_runs(tiny_corpus, tmp_path):
 @pytest.mark.skipif(torch.cuda.device_count() >= 2, reason="needs fewer than 2 GPUs")
 def test_torchrun_without_gloo_on_cpu_says_what_to_add(tmp_path):
     result = subprocess.run(
-        [*_torchrun(2), str(FINETUNE / "train.py"), str(FINETUNE / "hparams" / "scratch_mini.yaml"),
+        [*torchrun_command(2), str(FINETUNE / "train.py"), str(FINETUNE / "hparams" / "scratch_mini.yaml"),
          f"--data_folder={tmp_path}", f"--output_folder={tmp_path / 'out'}"],
         capture_output=True, text=True, cwd=tmp_path, timeout=300,
     )
@@ -256,15 +245,13 @@ TWO_PROCESS_RECIPES = {
 
 @pytest.mark.parametrize("name", list(TWO_PROCESS_RECIPES))
 def test_every_recipe_runs_on_two_processes(name, tiny_corpus, tmp_path):
-    from conftest import tiny_encoder
-
     recipe, yaml, data, extra = TWO_PROCESS_RECIPES[name]
     if "ENCODER" in extra:
         tiny_encoder().save(tmp_path / "encoder")
         extra = [a if a != "ENCODER" else f"--pretrained_encoder={tmp_path / 'encoder'}" for a in extra]
     folder = ROOT / "recipes" / recipe
     out = tmp_path / "exp"
-    result = _run([*_torchrun(2), str(folder / "train.py"), str(folder / "hparams" / yaml),
+    result = run_checked([*torchrun_command(2), str(folder / "train.py"), str(folder / "hparams" / yaml),
                    f"--data_folder={tiny_corpus / data}", f"--output_folder={out}",
                    "--distributed_backend=gloo", "--device=cpu", *extra], tmp_path)
     assert json.loads((out / "cost_train.json").read_text())["extra"]["world_size"] == 2
