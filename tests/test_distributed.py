@@ -88,16 +88,16 @@ def test_layerdrop_draws_agree_across_ranks_and_resume():
     draws0, draws1 = [], []
     for step in range(8):
         torch.rand(5 + step)  # the ranks use the global generator differently (other data)
-        draws0.append(rank0._layers_torun_checked())
+        draws0.append(rank0._layers_to_run())
         torch.rand(11)
-        draws1.append(rank1._layers_torun_checked())
+        draws1.append(rank1._layers_to_run())
     assert draws0 == draws1
     assert len({tuple(d) for d in draws0}) > 1 and not all(all(d) for d in draws0)
     assert rank0.skips_parameters and not ContextEncoder(1, 8, 2, 16, kernel_size=3).skips_parameters
 
     resumed = build()
     resumed.load_state_dict(rank0.state_dict())
-    assert resumed._layers_torun_checked() == rank0._layers_torun_checked()  # the sequence goes on after a resume
+    assert resumed._layers_to_run() == rank0._layers_to_run()  # the sequence goes on after a resume
 
 
 # ------------------------------------------------------------------------ non-finite steps
