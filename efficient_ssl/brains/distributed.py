@@ -165,7 +165,9 @@ def sum_over_ranks(values: Sequence[float]) -> list[float]:
     """
     if world_size() == 1:
         return [float(v) for v in values]
-    total = torch.tensor([float(v) for v in values], dtype=torch.float64)
+    # nccl reduces CUDA tensors only; gloo (CPU runs) CPU tensors
+    device = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else None
+    total = torch.tensor([float(v) for v in values], dtype=torch.float64, device=device)
     dist.all_reduce(total)
     return total.tolist()
 
