@@ -63,7 +63,11 @@ class Brain(sb.Brain):
       naming the step and the utterances of the batch;
     - torch's random state is checkpointed (:class:`~efficient_ssl.brains.checkpoints.RandomState`),
       so a run resumed from an intra-epoch checkpoint (``ckpt_interval_steps`` /
-      ``ckpt_interval_minutes``) continues as the uninterrupted run would have.
+      ``ckpt_interval_minutes``) continues as the uninterrupted run would have: DataLoaders
+      draw their workers' seeds from a generator of their own (not from the checkpointed
+      stream), and intra-epoch checkpoints are taken only after a batch that completes an
+      optimiser step (accumulated gradients are not checkpointed). ``tools/fault_drill.py
+      --only resume`` checks this with SIGKILLs.
 
     Costs: ``fit`` is timed and its energy estimated (on CPU, after :func:`keep_freed_cpu_memory`)
     into ``cost_train.json``; :meth:`measure_inference` measures the TEST forward over a dataset
