@@ -4,8 +4,9 @@ The model folder is the ``<output_folder>/model`` a CTC recipe exports
 (:func:`efficient_ssl.brains.ctc.train_and_test`): ``ctc_model.ckpt`` + ``ctc_model.json`` and
 the tokenizer beside them (``tokenizer.json`` for characters, ``*.model`` for sentencepiece).
 Audio may be any file libsndfile reads (WAV, FLAC, OGG, MP3) at any sample rate and channel
-count: it is read mono at the model's rate (clips under 0.5 s padded with silence). Files are batched by length (longest first, so a
-batch holds files of similar lengths and little padding); a file that cannot be read gets a
+count: it is read mono at the model's rate (clips under 0.5 s padded with silence). Files are
+batched by length (longest first, so a batch holds files of similar lengths and little
+padding); a file that cannot be read gets a
 one-line error and the others are still transcribed.
 
 Usage::
@@ -24,9 +25,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import soundfile
 import torch

@@ -22,6 +22,7 @@ from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.utils.epoch_loop import EpochCounter
 from speechbrain.utils.metric_stats import ClassificationStats, ErrorRateStats
 
+from conftest import run_checked, tiny_encoder, torchrun_command
 from efficient_ssl.brains.base import Brain, NonFiniteLossError
 from efficient_ssl.brains.distributed import (
     all_gather,
@@ -29,7 +30,6 @@ from efficient_ssl.brains.distributed import (
     shard_loader_kwargs,
     sum_over_ranks,
 )
-from conftest import run_checked, tiny_encoder, torchrun_command
 from efficient_ssl.nnet.encoders import ContextEncoder
 
 ROOT = Path(__file__).resolve().parents[1]

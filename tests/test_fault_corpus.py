@@ -15,11 +15,9 @@ import numpy as np
 import pytest
 import soundfile
 
-from efficient_ssl.data import make_dataset, prepare_common_voice, prepare_librispeech, read_audio
-from efficient_ssl.data import manifest
-from efficient_ssl.data.manifest import check_audio, write_csv_atomic
-
 from conftest import SAMPLE_RATE, tone
+from efficient_ssl.data import make_dataset, manifest, prepare_common_voice, prepare_librispeech, read_audio
+from efficient_ssl.data.manifest import check_audio, write_csv_atomic
 
 REPO = Path(__file__).resolve().parent.parent
 DRILL = REPO / "tools" / "fault_drill.py"

@@ -53,7 +53,8 @@ def test_librispeech_bad_files_are_reported_and_skipped(fake_librispeech, libris
     assert set(reasons) == set(expected)
     for utt_id, word in expected.items():
         assert word in reasons[utt_id], (utt_id, reasons[utt_id])
-    dev_reasons = {row["ID"]: row["reason"] for row in read_rows(librispeech_manifests["dev-clean"].with_name("dev-clean_skipped.csv"))}
+    dev_report = librispeech_manifests["dev-clean"].with_name("dev-clean_skipped.csv")
+    dev_reasons = {row["ID"]: row["reason"] for row in read_rows(dev_report)}
     assert set(dev_reasons) == set(fake_librispeech.bad["dev-clean"])
     assert read_rows(librispeech_manifests["test-clean"].with_name("test-clean_skipped.csv")) == []
 

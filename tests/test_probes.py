@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import speechbrain as sb
 import torch
-from conftest import tiny_encoder
 from speechbrain.nnet.linear import Linear
 from speechbrain.nnet.losses import AdditiveAngularMargin, AngularMargin, LogSoftmaxWrapper
 
+from conftest import tiny_encoder
 from efficient_ssl.brains.probe import verification_eer
 from efficient_ssl.data.labels import prepare_mini_labels
 from efficient_ssl.models.probes import (

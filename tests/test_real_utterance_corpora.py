@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import soundfile
-from conftest import SAMPLE_RATE, tiny_encoder, tone
 
+from conftest import SAMPLE_RATE, tiny_encoder, tone
 from efficient_ssl.data import prepare_iemocap, prepare_slurp, prepare_voxceleb1
 
 ROOT = Path(__file__).resolve().parents[1]

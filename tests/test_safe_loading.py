@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_encoder
 from speechbrain.nnet.schedulers import NewBobScheduler
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.epoch_loop import EpochCounter
 
+from conftest import tiny_encoder
 from efficient_ssl.models import CTCModel, load_ctc_model, load_pretrained_encoder
 from efficient_ssl.models.wav2vec2 import ENCODER_WEIGHTS, Wav2Vec2Pretrainer
 

@@ -5,8 +5,8 @@ import sys
 from pathlib import Path
 
 import torch
-from conftest import tiny_encoder
 
+from conftest import tiny_encoder
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))

@@ -39,11 +39,10 @@ import json
 import math
 import statistics
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Optional, Sequence
 
 import torch
-from plotting import pyplot
 from speechbrain.lobes.models.transformer.Conformer import ConformerEncoder
 from speechbrain.lobes.models.transformer.Transformer import PositionalEncoding
 from speechbrain.lobes.models.wav2vec import (
@@ -64,6 +63,7 @@ from efficient_ssl.efficiency import (
 )
 from efficient_ssl.models.wav2vec2 import PretrainedEncoder, Wav2Vec2Pretrainer
 from efficient_ssl.nnet.frontends import build_frontend
+from plotting import pyplot
 
 MIXERS = ("SummaryMixing", "regularMHA", "speechbrain_mha")
 OURS_W2V2, SPEECHBRAIN_W2V2 = "regularMHA_w2v2", "speechbrain_w2v2"
@@ -99,7 +99,7 @@ class NoMixer(nn.Module):
     """A token mixer that returns its input: what the rest of a layer costs, the floor of any
     mixer's step time."""
 
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """x (B, T, d_model) -> x."""
         return x
 
@@ -244,7 +244,7 @@ def measure_length(steps: dict[str, Step], seconds: float, repeats: int) -> list
         step(wav, wav_lens)  # warm-up (also creates the optimiser state)
         with PeakMemory("cpu") as memory:
             step(wav, wav_lens)
-        flops = count_flops(lambda: step.forward_backward(wav, wav_lens))
+        flops = count_flops(lambda: step.forward_backward(wav, wav_lens))  # noqa: B023 (called here)
         step.optimizer.zero_grad(set_to_none=True)
         records[mixer] = {
             "mixer": mixer,
@@ -266,7 +266,7 @@ def measure_length(steps: dict[str, Step], seconds: float, repeats: int) -> list
     return list(records.values())
 
 
-def ratio(records: list[dict], key: str, seconds: float, mixer: str, reference: str) -> Optional[float]:
+def ratio(records: list[dict], key: str, seconds: float, mixer: str, reference: str) -> float | None:
     """records[mixer][key] / records[reference][key] at ``seconds``; None if not measured."""
     values = {r["mixer"]: r[key] for r in records if r["seconds"] == seconds}
     if mixer not in values or reference not in values:
@@ -274,7 +274,7 @@ def ratio(records: list[dict], key: str, seconds: float, mixer: str, reference: 
     return values[mixer] / values[reference]
 
 
-def growth_per_doubling(records: list[dict], mixer: str) -> Optional[float]:
+def growth_per_doubling(records: list[dict], mixer: str) -> float | None:
     """2 ** slope of the least-squares fit of log time against log length."""
     points = [
         (math.log2(r["seconds"]), math.log2(r["step_time_s"])) for r in records if r["mixer"] == mixer
@@ -288,7 +288,7 @@ def growth_per_doubling(records: list[dict], mixer: str) -> Optional[float]:
     return 2**slope
 
 
-def goals(records: list[dict]) -> list[tuple[str, Optional[float], float]]:
+def goals(records: list[dict]) -> list[tuple[str, float | None, float]]:
     """(description, measured value or None, upper bound) of every goal."""
     sm, mha, sb = "SummaryMixing", "regularMHA", "speechbrain_mha"
     ours_vs_speechbrain = [
@@ -366,7 +366,7 @@ def run(
     return records
 
 
-def main(argv: Optional[Sequence[str]] = None) -> list[dict]:
+def main(argv: Sequence[str] | None = None) -> list[dict]:
     """Command-line entry point; returns the records."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", required=True, type=Path, help="folder for the JSON and PNG")

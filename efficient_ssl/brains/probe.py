@@ -30,8 +30,9 @@ from __future__ import annotations
 
 import csv
 import random
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import speechbrain as sb
 import torch
@@ -42,8 +43,8 @@ from speechbrain.nnet.schedulers import update_learning_rate
 from speechbrain.utils.metric_stats import EER, ClassificationStats, ErrorRateStats
 
 from efficient_ssl.brains.base import Brain
-from efficient_ssl.brains.distributed import all_gather, merge_metric_over_ranks
 from efficient_ssl.brains.ctc import ctc_text_pipeline, greedy_transcripts
+from efficient_ssl.brains.distributed import all_gather, merge_metric_over_ranks
 from efficient_ssl.data.manifest import write_json_atomic
 from efficient_ssl.data.pipeline import DataBundle, as_paths, dataio_prepare
 from efficient_ssl.data.tokens import manifest_texts
@@ -431,7 +432,8 @@ def run_ctc_probe(hparams: dict, run_opts: dict, tokenizer) -> dict:
     stats = brain.test_stats
     save_probe_result(
         hparams["output_folder"], hparams["task"], "WER", stats["WER"], brain.layer_weights(),
-        CER=stats["CER"], test_set=name, pretrained_encoder=str(hparams["pretrained_encoder"]), random_init=hparams["random_init"],
+        CER=stats["CER"], test_set=name, pretrained_encoder=str(hparams["pretrained_encoder"]),
+        random_init=hparams["random_init"],
     )
     if sb.utils.distributed.if_main_process():
         print(f"{hparams['task']} {name}: WER {stats['WER']:.2f}%  CER {stats['CER']:.2f}%")

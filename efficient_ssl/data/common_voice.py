@@ -31,8 +31,8 @@ Authors
 
 import csv
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from efficient_ssl.data.manifest import (
     Candidate,

@@ -29,8 +29,8 @@ import csv
 import logging
 import random
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from efficient_ssl.data.manifest import (
     Candidate,

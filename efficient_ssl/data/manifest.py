@@ -35,10 +35,11 @@ import logging
 import os
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, NamedTuple, Sequence, TextIO
+from typing import Any, NamedTuple, TextIO
 
 import numpy
 import soundfile

@@ -17,9 +17,10 @@ Authors
 
 import functools
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import soundfile
 import torch

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from efficient_ssl.data.manifest import Candidate, manifests_up_to_date, save_options, write_manifest
 from efficient_ssl.data.text import normalize_text

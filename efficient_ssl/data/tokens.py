@@ -11,9 +11,9 @@ from __future__ import annotations
 import csv
 import json
 import os
-from pathlib import Path
 import tempfile
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import sentencepiece as spm
 
@@ -58,7 +58,7 @@ class CharTokenizer:
         self.blank_index = 0
 
     @classmethod
-    def from_texts(cls, texts: Iterable[str], base_chars: str = "") -> "CharTokenizer":
+    def from_texts(cls, texts: Iterable[str], base_chars: str = "") -> CharTokenizer:
         """Builds the vocabulary from ``base_chars`` and every character seen in ``texts`` (sorted).
 
         ``base_chars`` (e.g. the alphabet) guards against a character that the training text
@@ -101,7 +101,7 @@ class CharTokenizer:
         os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "CharTokenizer":
+    def load(cls, path: str | os.PathLike) -> CharTokenizer:
         """Reads a vocabulary written by :meth:`save`."""
         data = json.loads(Path(path).read_text())
         if data.get("type") != "char" or data["symbols"][0] != BLANK:
@@ -111,7 +111,7 @@ class CharTokenizer:
     @classmethod
     def load_or_create(
         cls, path: str | os.PathLike, texts: Iterable[str], base_chars: str = ""
-    ) -> "CharTokenizer":
+    ) -> CharTokenizer:
         """Loads ``path`` if it exists, else builds from ``texts`` + ``base_chars`` and saves it there."""
         if Path(path).exists():
             return cls.load(path)
@@ -159,7 +159,7 @@ class SentencePieceTokenizer:
         vocab_size: int = 100,
         model_type: str = "bpe",
         character_coverage: float = 1.0,
-    ) -> "SentencePieceTokenizer":
+    ) -> SentencePieceTokenizer:
         """Trains a model on ``texts`` and writes it to ``path`` (``.model``) atomically.
 
         ``vocab_size`` is sentencepiece's (the blank is added on top); it is an upper bound:
@@ -187,7 +187,7 @@ class SentencePieceTokenizer:
         return cls(path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "SentencePieceTokenizer":
+    def load(cls, path: str | os.PathLike) -> SentencePieceTokenizer:
         """Reads a model written by :meth:`train`."""
         return cls(path)
 
@@ -198,7 +198,7 @@ class SentencePieceTokenizer:
         texts: Iterable[str],
         vocab_size: int = 100,
         model_type: str = "bpe",
-    ) -> "SentencePieceTokenizer":
+    ) -> SentencePieceTokenizer:
         """Loads ``path`` if it exists, else trains on ``texts`` and saves it there."""
         if Path(path).exists():
             return cls.load(path)

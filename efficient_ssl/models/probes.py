@@ -26,7 +26,7 @@ Authors
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -144,7 +144,7 @@ class FrozenEncoder(nn.Module):
         if cache:
             self.cache = {}
 
-    def train(self, mode: bool = True) -> "FrozenEncoder":
+    def train(self, mode: bool = True) -> FrozenEncoder:
         """Sets the layer sum's mode; the encoder stays in eval mode (no dropout, frozen norms)."""
         super().train(mode)
         self.encoder.eval()

@@ -15,7 +15,6 @@ Authors
  * efficient_ssl contributors 2026
 """
 
-from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -64,7 +63,7 @@ class MultiHeadSelfAttention(nn.Module):
         nn.init.xavier_uniform_(self.in_proj_weight)
         nn.init.zeros_(self.out_proj.bias)
 
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Attend over the real frames of each utterance.
 
         Arguments
@@ -121,7 +120,7 @@ class SpeechBrainMHSA(nn.Module):
             raise ValueError(f"SpeechBrainMHSA: d_model={d_model} is not divisible by nhead={nhead}")
         self.attention = MultiheadAttention(nhead=nhead, d_model=d_model, dropout=dropout)
 
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Arguments: x (B, T, d_model); mask (B, T) bool, True = real frame, or None.
         Returns (B, T, d_model); padded frames hold unspecified values."""
         key_padding_mask = None if mask is None else ~mask.bool()  # True = ignore

@@ -7,14 +7,13 @@ Authors
  * efficient_ssl contributors 2026
 """
 
-from typing import Optional
 
 import torch
 import torch.nn as nn
 
 from efficient_ssl.nnet.attention import build_mixer
-from efficient_ssl.nnet.fast_ops import DepthwiseConv1d, Dropout
 from efficient_ssl.nnet.conformer import zero_padding
+from efficient_ssl.nnet.fast_ops import DepthwiseConv1d, Dropout
 
 
 class ConvolutionalGatingMLP(nn.Module):
@@ -56,7 +55,7 @@ class ConvolutionalGatingMLP(nn.Module):
         self.dropout = Dropout(dropout)
         self.proj_out = nn.Linear(half, d_model)
 
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Arguments: x (B, T, d_model); mask (B, T) bool, True = real frame, or None.
         Returns (B, T, d_model)."""
         value, gate = self.proj_in(x).chunk(2, dim=-1)  # each (B, T, d_ffn / 2)
@@ -113,7 +112,7 @@ class BranchformerLayer(nn.Module):
         self.merge = nn.Linear(2 * d_model, d_model)
         self.dropout = Dropout(dropout)
 
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Arguments: x (B, T, d_model); mask (B, T) bool, True = real frame, or None.
         Returns (B, T, d_model)."""
         global_branch = self.dropout(self.mixer(self.norm_mixer(x), mask))

@@ -4,7 +4,6 @@ Authors
  * efficient_ssl contributors 2026
 """
 
-from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -16,7 +15,7 @@ from efficient_ssl.nnet.transformer import FeedForward
 CONV_NORMS = ("layernorm", "batchnorm")
 
 
-def zero_padding(x: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
+def zero_padding(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """Set padded frames to zero, so that a convolution sees what an unpadded input shows.
 
     Arguments
@@ -80,7 +79,7 @@ class ConvolutionModule(nn.Module):
         self.norm = nn.LayerNorm(d_model) if norm == "layernorm" else nn.BatchNorm1d(d_model)
         self.post = nn.Sequential(nn.SiLU(), nn.Linear(d_model, d_model), Dropout(dropout))
 
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Arguments: x (B, T, d_model); mask (B, T) bool, True = real frame, or None.
         Returns (B, T, d_model)."""
         x = self.glu(self.pointwise_in(self.pre_norm(x)))  # (B, T, D)
@@ -149,7 +148,7 @@ class ConformerLayer(nn.Module):
         self.ffn_out = FeedForward(d_model, d_ffn, nn.SiLU, dropout)
         self.norm_out = nn.LayerNorm(d_model)
 
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Arguments: x (B, T, d_model); mask (B, T) bool, True = real frame, or None.
         Returns (B, T, d_model)."""
         x = torch.add(x, self.ffn_in(x), alpha=0.5)

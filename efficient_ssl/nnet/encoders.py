@@ -5,7 +5,6 @@ Authors
  * efficient_ssl contributors 2026
 """
 
-from typing import List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -134,8 +133,8 @@ class ContextEncoder(nn.Module):
         return (torch.rand(self.num_layers, generator=generator) >= self.layerdrop).tolist()
 
     def forward(
-        self, x: torch.Tensor, mask: Optional[torch.Tensor] = None
-    ) -> Tuple[torch.Tensor, List[torch.Tensor]]:
+        self, x: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Encode a batch.
 
         Arguments

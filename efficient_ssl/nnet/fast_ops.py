@@ -16,7 +16,7 @@ Authors
 """
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

@@ -17,7 +17,7 @@ Authors
 """
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn
@@ -210,10 +210,10 @@ class SummaryMixing(nn.Module):
         self,
         d_model: int,
         nhead: int = 1,
-        local_proj_hid_dim: Optional[Sequence[int]] = None,
-        local_proj_out_dim: Optional[int] = None,
-        summary_hid_dim: Optional[Sequence[int]] = None,
-        summary_out_dim: Optional[int] = None,
+        local_proj_hid_dim: Sequence[int] | None = None,
+        local_proj_out_dim: int | None = None,
+        summary_hid_dim: Sequence[int] | None = None,
+        summary_out_dim: int | None = None,
         activation: type = nn.GELU,
         mode: str = "SummaryMixing",
         dropout: float = 0.1,
@@ -263,8 +263,8 @@ class SummaryMixing(nn.Module):
     def forward(
         self,
         x: torch.Tensor,
-        mask: Optional[torch.Tensor] = None,
-        context_mask: Optional[torch.Tensor] = None,
+        mask: torch.Tensor | None = None,
+        context_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Mix the frames of each utterance.
 
@@ -303,10 +303,10 @@ class SummaryMixing(nn.Module):
     def _mix(
         self,
         x: torch.Tensor,
-        mask: Optional[torch.Tensor],
-        context_mask: Optional[torch.Tensor],
-        keep_local: Optional[torch.Tensor],
-        keep_summary: Optional[torch.Tensor],
+        mask: torch.Tensor | None,
+        context_mask: torch.Tensor | None,
+        keep_local: torch.Tensor | None,
+        keep_summary: torch.Tensor | None,
     ) -> torch.Tensor:
         """The whole layer; see :meth:`forward`. ``keep_*``: dropout masks or None."""
         batch, time, _ = x.shape
@@ -342,8 +342,8 @@ class SummaryMixing(nn.Module):
     @staticmethod
     def _average(
         s: torch.Tensor,
-        mask: Optional[torch.Tensor],
-        context_mask: Optional[torch.Tensor],
+        mask: torch.Tensor | None,
+        context_mask: torch.Tensor | None,
         batch: int,
     ) -> torch.Tensor:
         """Masked mean over time of head-major features.

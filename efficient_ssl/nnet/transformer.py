@@ -4,7 +4,6 @@ Authors
  * efficient_ssl contributors 2026
 """
 
-from typing import Optional
 
 import torch
 import torch.nn as nn
@@ -87,7 +86,7 @@ class TransformerLayer(nn.Module):
         self.dropout = Dropout(dropout)
         self.ffn = FeedForward(d_model, d_ffn, nn.GELU, dropout)
 
-    def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Arguments: x (B, T, d_model); mask (B, T) bool, True = real frame, or None.
         Returns (B, T, d_model)."""
         x = x + self.dropout(self.mixer(self.norm_mixer(x), mask))

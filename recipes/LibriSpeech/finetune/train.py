@@ -19,8 +19,8 @@ from pathlib import Path
 import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 
-from efficient_ssl.brains.distributed import ddp_init_group
 from efficient_ssl.brains.ctc import ctc_text_pipeline, train_and_test
+from efficient_ssl.brains.distributed import ddp_init_group
 from efficient_ssl.data import dataio_prepare, prepare_librispeech
 from efficient_ssl.data.tokens import CharTokenizer, manifest_texts
 from efficient_ssl.hparams import create_experiment_directory, load_hparams
