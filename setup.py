@@ -10,6 +10,9 @@ Extras:
 - ``synth``: the mini-corpus synthesiser (``efficient_ssl.data.synth``, ``synthesize-corpus``);
 - ``plots``: the figures of the tools under ``tools/``;
 - ``test``: the test suite and the linter;
+- ``energy``: codecarbon, energy and CO2 in ``tools/cost_table.py``;
+- ``hf``: transformers, for public pretrained encoders (wav2vec 2.0, HuBERT, WavLM, data2vec-audio
+  folders or cached hub ids) behind ``load_pretrained_encoder`` (``efficient_ssl.models.public``);
 - ``dev``: all of the above (what ``make setup`` installs).
 """
 
@@ -36,6 +39,12 @@ EXTRAS_REQUIRE = {
     "synth": ["espeakng-loader>=0.2.4,<0.3", "scipy>=1.10,<2"],
     "plots": ["matplotlib>=3.7,<4"],
     "test": ["pytest>=8,<10", "jiwer>=3.0,<5", "ruff>=0.17"],
+    # energy and CO2 of tools/cost_table.py (without it: the project's own EnergyMeter, no CO2)
+    "energy": ["codecarbon>=2.8,<4"],
+    # public checkpoints (efficient_ssl.models.public): >= 5 for the hidden-state capture it matches
+    "hf": ["transformers>=5.0,<6"],
+    # ONNX export, int8 and onnxruntime inference (efficient_ssl.deploy.export)
+    "deploy": ["onnx>=1.20,<2", "onnxruntime>=1.20,<2", "onnxscript>=0.5,<1"],
 }
 EXTRAS_REQUIRE["dev"] = sorted({req for reqs in EXTRAS_REQUIRE.values() for req in reqs})
 

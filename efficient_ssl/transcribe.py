@@ -24,6 +24,7 @@ Authors
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ from tqdm import tqdm
 from efficient_ssl.brains.ctc import CTCDecoder
 from efficient_ssl.data.pipeline import read_audio
 from efficient_ssl.data.tokens import load_tokenizer
-from efficient_ssl.models.asr import CTCModel, load_ctc_model
+from efficient_ssl.models.asr import MODEL_CONFIG, CTCModel, load_ctc_model
 
 DECODERS = CTCDecoder.DECODERS
 # Shorter clips are padded with silence to this length: the frontends' windows and strides need
@@ -179,10 +180,16 @@ def transcribe(
         raise ValueError(f"decoder={decoder!r}: use one of {', '.join(DECODERS)}")
     if batch_size < 1:
         raise ValueError(f"batch_size={batch_size}: must be at least 1")
-    model = load_ctc_model(model_folder, device)
+    if str(model_folder).endswith(".onnx"):  # an exported file (efficient_ssl.deploy.export)
+        from efficient_ssl.deploy.export import OnnxCTC
+
+        model, model_folder, batch_size = OnnxCTC(model_folder), Path(model_folder).parent, 1
+        sample_rate = json.loads((model_folder / MODEL_CONFIG).read_text(encoding="utf-8"))["sample_rate"]
+    else:
+        model = load_ctc_model(model_folder, device)
+        sample_rate = model.config["sample_rate"]
     tokenizer = load_tokenizer(find_tokenizer(model_folder))
     decode = CTCDecoder(tokenizer, decoder, beam_size)
-    sample_rate = model.config["sample_rate"]
     results = [Transcript(str(path)) for path in paths]
     durations = {}
     for n, result in enumerate(results):
@@ -212,7 +219,9 @@ def transcribe(
 
 @torch.inference_mode()
 def _decode_batch(model: CTCModel, wavs: list[torch.Tensor], decode: CTCDecoder, device: str) -> list[str]:
-    """Transcripts of a list of waveforms, padded into one batch."""
+    """Transcripts of a list of waveforms, padded into one batch (one by one for an ONNX model)."""
+    if not isinstance(model, CTCModel):
+        return [decode(model(wav), torch.ones(1))[0] for wav in wavs]
     padded, lens = batch_pad_right(wavs)  # (B, S), (B,) relative
     out = model(padded.to(device), lens.to(device))
     log_probs = out.logits[-1].float().log_softmax(dim=-1)  # (B, T, vocab)
@@ -246,6 +255,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--decoder", choices=DECODERS, default="greedy", help="CTC decoding (default greedy)")
     parser.add_argument("--beam_size", type=int, default=10, help="beams of --decoder beam (default 10)")
     parser.add_argument("--no_progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--streaming", action="store_true",
+        help="stream each file chunk by chunk (a streamable SummaryMixing model): partial "
+        "hypotheses and per-chunk latency on stderr",
+    )
+    parser.add_argument("--chunk_ms", type=float, default=320.0, help="--streaming chunk (default 320 ms)")
     args = parser.parse_args(argv)
     if args.list is not None:
         args.audio = [*args.audio, *_read_list(args.list)]
@@ -257,6 +272,16 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``transcribe`` console command; returns the exit code."""
     args = parse_args(argv)
+    if args.streaming:
+        from efficient_ssl.deploy.streaming import transcribe_streaming
+
+        try:
+            results = [transcribe_streaming(path, args.model, args.chunk_ms) for path in args.audio]
+        except (FileNotFoundError, ValueError) as error:
+            print(f"transcribe: {_reason(error)}", file=sys.stderr)
+            return 2
+        sys.stdout.writelines(f"{path}\t{text}\n" for path, text in zip(args.audio, results))
+        return 0
     try:
         results = transcribe(
             args.audio, args.model, args.batch_size, args.device, args.decoder, args.beam_size,

@@ -16,6 +16,8 @@ repeats) and peak tensor memory. Strategies (name[:factor]):
                     (signal:F+up, avgpool:F+up likewise)
     layer_removal   top encoder layer removed (keep_layers = layers - 1)
     early_exit      CTC heads after every layer, exit below an output entropy of 0.1 nats
+    distilled       a distilled student of the pretrained encoder (``--distilled``: the
+                    ``student`` folder of recipes/LibriSpeech/distill), fine-tuned as baseline
 
 Writes DIR/strategies.json (one record per strategy), DIR/strategies.md (the table) and
 DIR/strategies.png (CER against MACs), and prints the paper-5 targets with PASS/FAIL.
@@ -86,6 +88,8 @@ def strategy_overrides(spec: str, num_layers: int) -> tuple[str, int, list[str]]
         return name, 1, [f"--keep_layers={num_layers - 1}"]
     if name == "early_exit":
         return name, 1, [f"--exit_layers={list(range(1, num_layers))}", f"--exit_entropy={EXIT_ENTROPY}"]
+    if name == "distilled":  # the encoder is another one (--distilled), fine-tuned as it is
+        return name, 1, []
     raise ValueError(f"unknown strategy {spec!r}; use some of {DEFAULT_STRATEGIES}")
 
 
@@ -115,10 +119,21 @@ def finetune_commands(args, pretrained: Path, num_layers: int) -> list[tuple[str
             cmd = [
                 sys.executable, str(FINETUNE / "train.py"), str(args.hparams),
                 f"--data_folder={args.data_folder}", f"--output_folder={folder}",
-                f"--pretrained_encoder={pretrained}", f"--seed={seed}", *overrides, *args.recipe_overrides,
+                f"--pretrained_encoder={distilled_or(args, spec, pretrained)}", f"--seed={seed}", *overrides,
+                *args.recipe_overrides,
             ]
             runs.append((spec, seed, folder, cmd))
     return runs
+
+
+def distilled_or(args, spec: str, pretrained: Path) -> Path:
+    """The encoder a run fine-tunes: ``--distilled`` for the "distilled" strategy, else ``pretrained``."""
+    if spec != "distilled":
+        return pretrained
+    if getattr(args, "distilled", None) is None:
+        raise SystemExit("error: the 'distilled' strategy needs --distilled <student folder> "
+                         "(recipes/LibriSpeech/distill writes <output_folder>/student)")
+    return args.distilled
 
 
 def _claim(folder: Path) -> bool:
@@ -300,6 +315,7 @@ def parse_args(argv):
     parser.add_argument("--pretrained", type=Path, help="a pretraining save folder (default: pretrain one)")
     parser.add_argument("--pretrain_overrides", nargs="*", default=[], help="e.g. --total_steps=600")
     parser.add_argument("--hparams", type=Path, default=FINETUNE / "hparams" / "finetune_mini.yaml")
+    parser.add_argument("--distilled", type=Path, help="a distilled student (strategy 'distilled')")
     parser.add_argument("--strategies", nargs="+", default=DEFAULT_STRATEGIES)
     parser.add_argument("--seeds", nargs="+", type=int, default=[1234, 1235],
                         help=f"every seed for {', '.join(MULTI_SEED)}; the first for the others")

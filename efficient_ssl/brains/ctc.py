@@ -7,8 +7,10 @@ Hparams read by the Brain (declare them in the recipe YAML):
     tokenizer          object with encode / decode / blank_index / vocab_list (efficient_ssl.data.tokens)
     encoder_opt_class  optimiser factory for the encoder (ignored when freeze_encoder)
     head_opt_class     optimiser factory for every other trainable parameter (heads, downsampler)
+    scores_opt_class   optimiser factory for the S3-Router scores (needed when the model is routed)
     freeze_encoder     bool: keep the encoder fixed (eval mode, no gradient)
-    lr_annealing_encoder, lr_annealing_head   per-epoch schedulers on the valid loss (NewBob) or null
+    lr_annealing_encoder, lr_annealing_head, lr_annealing_scores   per-epoch schedulers on the
+                       valid loss (NewBob) or null
     wav_augment        a speechbrain Augmenter applied to training waveforms, or null
     decoder            "greedy" or "beam" (speechbrain's CTCBeamSearcher, ``beam_size`` beams)
     epoch_counter, train_logger, test_wer_file
@@ -32,6 +34,7 @@ from speechbrain.utils.metric_stats import ErrorRateStats
 
 from efficient_ssl.brains.base import Brain
 from efficient_ssl.brains.distributed import all_gather, merge_metric_over_ranks, sum_over_ranks
+from efficient_ssl.nnet.router import score_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -153,16 +156,22 @@ class CTCBrain(Brain):
             self.unwrapped("model").encoder.requires_grad_(False)
 
     def init_optimizers(self):
-        """One optimiser for the encoder (unless frozen) and one for everything else."""
+        """One optimiser for the encoder (unless frozen or routed without co-training), one for
+        the router's scores (``scores_opt_class``, when the model is routed) and one for
+        everything else."""
         encoder = self.unwrapped("model").encoder
-        encoder_params = [p for p in encoder.parameters() if p.requires_grad]
+        scores = [p for p in score_parameters(encoder) if p.requires_grad]
+        score_ids = {id(p) for p in scores}
+        encoder_params = [p for p in encoder.parameters() if p.requires_grad and id(p) not in score_ids]
         encoder_ids = {id(p) for p in encoder.parameters()}
         head_params = [
             p for p in self.modules.parameters() if p.requires_grad and id(p) not in encoder_ids
         ]
         self.optimizers_dict = {"head": self.hparams.head_opt_class(head_params)}
-        if not self.hparams.freeze_encoder:
+        if not self.hparams.freeze_encoder and encoder_params:
             self.optimizers_dict["encoder"] = self.hparams.encoder_opt_class(encoder_params)
+        if scores:
+            self.optimizers_dict["scores"] = self.hparams.scores_opt_class(scores)
         if self.checkpointer is not None:
             for name, opt in self.optimizers_dict.items():
                 self.checkpointer.add_recoverable(f"{name}_optimizer", opt)

@@ -8,14 +8,26 @@ wav2vec 2.0 (``efficient_ssl.models.wav2vec2``):
                               rebuilds a PretrainedEncoder from a pretraining save folder, one
                               of its checkpoints, or an ``encoder.ckpt`` with its
                               ``encoder_config.json`` beside it; ``random_init=True`` gives the
-                              same architecture untrained (a control)
+                              same architecture untrained (a control); a transformers model
+                              folder or cached hub id gives a ``public.PublicEncoder``
     build_encoder             a recipe's encoder: pretrained (or its random control) or new
+
+Sustainable student-teacher SSL (``efficient_ssl.models.sustainable``; import it from there):
+    SustainablePretrainer     the student around a PretrainedEncoder with frontend="progressive_stem"
+    EMATeacher                its EMA copy (cosine momentum), updated after every optimiser step
 
 CTC speech recognition (``efficient_ssl.models.asr``):
     CTCModel                  waveform -> [downsampler] -> encoder -> CTC head(s), with the
                               faster-inference strategies (downsampling, upsampling head,
                               layer removal, early exit) and fine-tuning masks
     load_ctc_model            rebuilds a CTCModel saved by ``CTCModel.save``
+
+Distillation, DistilHuBERT-style (``efficient_ssl.models.distill``):
+    build_student             a student encoder of any depth / width / mixer, initialised from
+                              the teacher where shapes allow
+    Distiller                 student + one linear head per teacher layer; L1 + cosine loss
+    FrozenTeacher             the frozen teacher returning the chosen hidden states
+    TeacherCache              teacher targets on disk (fp16), reused across epochs
 
 MP3S-style probing (``efficient_ssl.models.probes``):
     FrozenEncoder             a frozen encoder + a learned softmax-weighted sum of all its hidden
@@ -25,6 +37,7 @@ MP3S-style probing (``efficient_ssl.models.probes``):
 """
 
 from efficient_ssl.models.asr import CTCModel, CTCOutput, load_ctc_model
+from efficient_ssl.models.distill import Distiller, FrozenTeacher, TeacherCache, build_student
 from efficient_ssl.models.probes import (
     BiLSTM,
     CosineClassifier,
@@ -46,6 +59,10 @@ __all__ = [
     "CTCModel",
     "CTCOutput",
     "CosineClassifier",
+    "Distiller",
+    "FrozenTeacher",
+    "TeacherCache",
+    "build_student",
     "EcapaEmbedding",
     "FrozenEncoder",
     "MeanPooling",

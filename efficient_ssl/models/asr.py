@@ -8,6 +8,9 @@ of paper 5 (Zaiem et al. 2023) as constructor arguments:
   together; at inference an utterance leaves at the first exit whose mean per-frame output
   entropy (nats) is below the threshold.
 
+and S3-Router (paper 4, :mod:`efficient_ssl.nnet.router`, ``routing``): the encoder is frozen and
+learned masks over its weights (or over its feed-forward hidden units) are trained instead.
+
 Fine-tuning also masks spans of frames and of latent channels (the SpecAugment-style masking of
 wav2vec 2.0 fine-tuning, ``mask_prob`` / ``channel_mask_prob``), in training only.
 
@@ -27,8 +30,9 @@ from typing import NamedTuple, Sequence
 import torch
 from torch import nn
 
-from efficient_ssl.models.wav2vec2 import PretrainedEncoder, compute_span_mask
+from efficient_ssl.models.wav2vec2 import PretrainedEncoder, compute_span_mask, encoder_from_config
 from efficient_ssl.nnet.downsampling import UpsamplingCTCHead, build_downsampler
+from efficient_ssl.nnet.router import build_router, fold
 
 MODEL_WEIGHTS = "ctc_model.ckpt"
 MODEL_CONFIG = "ctc_model.json"
@@ -82,6 +86,21 @@ class CTCModel(nn.Module):
         Training-time zeroing of spans of latent channels (0 = off).
     sample_rate : int
         Of the input waveforms.
+    routing : str, optional
+        S3-Router: None (weight fine-tuning), ``"unstructured"`` (the paper: top-k masks over
+        the routed weights), ``"rows"`` / ``"columns"`` (whole units of the routed weights) or
+        ``"structured"`` (masks over the feed-forward hidden units, foldable into smaller
+        layers). The encoder is then frozen (unless ``train_weights``); scores and heads train.
+    kept : float
+        Routing: fraction of each routed weight (or block's hidden units) kept.
+    route_select : str or list of str
+        Routing: ``"all"``, ``"ffn"`` or categories (see ``efficient_ssl.nnet.router``).
+    score_init : str
+        Routing: ``"kaiming"``, ``"magnitude"``, ``"magnitude_rank"`` or ``"magnitude_scale"``.
+    route_ste : str
+        Routing: ``"ste"`` or ``"sigmoid"`` straight-through gradient.
+    train_weights : bool
+        Routing: co-train the encoder's weights with the masks.
 
     Example
     -------
@@ -109,6 +128,12 @@ class CTCModel(nn.Module):
         channel_mask_prob: float = 0.0,
         channel_mask_length: int = 10,
         sample_rate: int = 16000,
+        routing: str | None = None,
+        kept: float = 0.9,
+        route_select: str | Sequence[str] = "all",
+        score_init: str = "kaiming",
+        route_ste: str = "ste",
+        train_weights: bool = False,
     ):
         super().__init__()
         if keep_layers is not None:
@@ -136,6 +161,12 @@ class CTCModel(nn.Module):
             "channel_mask_prob": channel_mask_prob,
             "channel_mask_length": channel_mask_length,
             "sample_rate": sample_rate,
+            "routing": routing,
+            "kept": kept,
+            "route_select": route_select if isinstance(route_select, str) else list(route_select),
+            "score_init": score_init,
+            "route_ste": route_ste,
+            "train_weights": train_weights,
         }
         self.downsampler = build_downsampler(downsampling, downsampling_factor, downsampling_kernel)
         self.encoder = encoder
@@ -150,6 +181,8 @@ class CTCModel(nn.Module):
         # Without span masking the mask embedding gets no gradient: frozen, so that distributed
         # training (DDP) never waits for it.
         encoder.mask_emb.requires_grad_(mask_prob > 0)
+        # After the freezing above: routing freezes the whole encoder but its scores.
+        build_router(encoder, routing, kept, route_select, score_init, route_ste, train_weights)
 
     @property
     def frames_per_second(self) -> float:
@@ -265,8 +298,9 @@ def frame_entropy(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (entropy * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
 
 
-def load_ctc_model(folder: str | Path, device: str = "cpu") -> CTCModel:
-    """Rebuilds a :class:`CTCModel` saved by :meth:`CTCModel.save`, in eval mode.
+def load_ctc_model(folder: str | Path, device: str = "cpu", fold_routing: bool = True) -> CTCModel:
+    """Rebuilds a :class:`CTCModel` saved by :meth:`CTCModel.save`, in eval mode, for inference:
+    a routed model comes back folded (plain weights, see ``efficient_ssl.nnet.router.fold``).
 
     The weights are read with ``torch.load(..., weights_only=True)``: a file that holds
     pickled code is refused (``UnpicklingError``).
@@ -277,6 +311,8 @@ def load_ctc_model(folder: str | Path, device: str = "cpu") -> CTCModel:
         Holding ``ctc_model.ckpt`` and ``ctc_model.json``.
     device : str
         Where to put it.
+    fold_routing : bool
+        Fold the S3-Router masks of a routed model (False: keep its routers and scores).
 
     Returns
     -------
@@ -290,7 +326,9 @@ def load_ctc_model(folder: str | Path, device: str = "cpu") -> CTCModel:
                 "(<output_folder>/model)"
             )
     config = json.loads((folder / MODEL_CONFIG).read_text(encoding="utf-8"))
-    encoder = PretrainedEncoder(**config.pop("encoder"))
+    encoder = encoder_from_config(config.pop("encoder"))
     model = CTCModel(encoder, **config)
     model.load_state_dict(torch.load(folder / MODEL_WEIGHTS, map_location="cpu", weights_only=True))
+    if fold_routing and config.get("routing"):
+        fold(model)  # S3-Router masks become plain (and, for hidden units, smaller) weights
     return model.to(device).eval()

@@ -291,14 +291,30 @@ def load_pretrained_encoder(
     Returns
     -------
     PretrainedEncoder
-        In eval mode; ``forward(wav, wav_lens) -> (out, hidden_states, mask)``.
+        In eval mode; ``forward(wav, wav_lens) -> (out, hidden_states, mask)``. A transformers
+        model folder (``config.json`` + weights) or a hub id in the local cache gives a
+        ``efficient_ssl.models.public.PublicEncoder`` with the same interface.
     """
+    from efficient_ssl.models import public  # transformers itself is imported only when needed
+
+    if public.is_public_checkpoint(path):
+        return public.load_public_encoder(path, device, random_init)
     weights, config = _encoder_files(Path(path))
     with open(config, encoding="utf-8") as f:
         encoder = PretrainedEncoder(**json.load(f))
     if not random_init:
         encoder.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     return encoder.to(device).eval()
+
+
+def encoder_from_config(config: dict) -> nn.Module:
+    """An untrained encoder from a saved ``encoder.config``: ``PretrainedEncoder``, or
+    ``PublicEncoder`` for a transformers one (its config holds ``"transformers"``)."""
+    if "transformers" in config:
+        from efficient_ssl.models.public import PublicEncoder
+
+        return PublicEncoder.from_config(config)
+    return PretrainedEncoder(**config)
 
 
 def build_encoder(

@@ -58,6 +58,9 @@ class ConvolutionModule(nn.Module):
         ``"layernorm"`` (SpeechBrain's choice) or ``"batchnorm"`` (the original Conformer).
     dropout : float
         Dropout on the output.
+    causal : bool
+        Causal depthwise convolution (frame t sees frames t - K + 1 .. t), for streaming:
+        :meth:`forward_chunk` then gives the same output chunk by chunk.
 
     Example
     -------
@@ -66,7 +69,14 @@ class ConvolutionModule(nn.Module):
     torch.Size([2, 5, 8])
     """
 
-    def __init__(self, d_model: int, kernel_size: int = 31, norm: str = "layernorm", dropout: float = 0.1):
+    def __init__(
+        self,
+        d_model: int,
+        kernel_size: int = 31,
+        norm: str = "layernorm",
+        dropout: float = 0.1,
+        causal: bool = False,
+    ):
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"ConvolutionModule: kernel_size={kernel_size} must be odd")
@@ -75,7 +85,7 @@ class ConvolutionModule(nn.Module):
         self.pre_norm = nn.LayerNorm(d_model)
         self.pointwise_in = nn.Linear(d_model, 2 * d_model)
         self.glu = nn.GLU(dim=-1)
-        self.depthwise = DepthwiseConv1d(d_model, kernel_size)
+        self.depthwise = DepthwiseConv1d(d_model, kernel_size, causal=causal)
         self.norm = nn.LayerNorm(d_model) if norm == "layernorm" else nn.BatchNorm1d(d_model)
         self.post = nn.Sequential(nn.SiLU(), nn.Linear(d_model, d_model), Dropout(dropout))
 
@@ -85,6 +95,22 @@ class ConvolutionModule(nn.Module):
         x = self.glu(self.pointwise_in(self.pre_norm(x)))  # (B, T, D)
         x = zero_padding(x, mask)
         x = self.depthwise(x)  # (B, T, D)
+        return self._finish(x, mask)
+
+    def forward_chunk(
+        self, x: torch.Tensor, cache: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Streaming inference (causal convolution only): x (B, T_chunk, d_model), every frame
+        real; cache (B, K - 1, d_model) from the previous chunk or None. Returns the output
+        (B, T_chunk, d_model) and the next cache."""
+        if not self.depthwise.causal:
+            raise ValueError("ConvolutionModule.forward_chunk: needs causal=True (a causal convolution)")
+        x = self.glu(self.pointwise_in(self.pre_norm(x)))  # (B, T, D)
+        x, cache = self.depthwise.forward_chunk(x, cache)
+        return self._finish(x, None), cache
+
+    def _finish(self, x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """Norm, Swish, pointwise and dropout after the depthwise convolution."""
         if isinstance(self.norm, nn.BatchNorm1d) and mask is not None:
             normed = torch.zeros_like(x)
             normed[mask] = self.norm(x[mask])  # statistics over the (N_real, D) real frames
@@ -117,6 +143,8 @@ class ConformerLayer(nn.Module):
         Kernel size of the depthwise convolution.
     conv_norm : str
         Normalisation after the depthwise convolution: ``"layernorm"`` or ``"batchnorm"``.
+    causal : bool
+        Causal convolution module, for streaming (see :meth:`forward_chunk`).
     **mixer_kwargs
         Further SummaryMixing arguments.
 
@@ -137,6 +165,7 @@ class ConformerLayer(nn.Module):
         dropout: float = 0.1,
         kernel_size: int = 31,
         conv_norm: str = "layernorm",
+        causal: bool = False,
         **mixer_kwargs,
     ):
         super().__init__()
@@ -144,14 +173,46 @@ class ConformerLayer(nn.Module):
         self.norm_mixer = nn.LayerNorm(d_model)
         self.mixer = build_mixer(attention_type, d_model, nhead, dropout, mode, **mixer_kwargs)
         self.dropout = Dropout(dropout)
-        self.conv = ConvolutionModule(d_model, kernel_size, conv_norm, dropout)
+        self.conv = ConvolutionModule(d_model, kernel_size, conv_norm, dropout, causal)
         self.ffn_out = FeedForward(d_model, d_ffn, nn.SiLU, dropout)
         self.norm_out = nn.LayerNorm(d_model)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Arguments: x (B, T, d_model); mask (B, T) bool, True = real frame, or None.
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        context_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Arguments: x (B, T, d_model); mask (B, T) bool, True = real frame, or None;
+        context_mask (T, T) restricted context of a SummaryMixing mixer, or None.
         Returns (B, T, d_model)."""
         x = torch.add(x, self.ffn_in(x), alpha=0.5)
-        x = x + self.dropout(self.mixer(self.norm_mixer(x), mask))
+        mixer_args = (mask,) if context_mask is None else (mask, context_mask)
+        x = x + self.dropout(self.mixer(self.norm_mixer(x), *mixer_args))
         x = x + self.conv(x, mask)
         return self.norm_out(torch.add(x, self.ffn_out(x), alpha=0.5))
+
+    def forward_chunk(self, x: torch.Tensor, state: dict | None = None) -> tuple[torch.Tensor, dict]:
+        """Streaming inference on one chunk (SummaryMixing mixer, causal convolution).
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            (B, T_chunk, d_model), every frame real.
+        state : dict, optional
+            ``{"summary": (sum, count), "conv": cache}`` from the previous chunk; None = start.
+
+        Returns
+        -------
+        y : torch.Tensor
+            (B, T_chunk, d_model).
+        state : dict
+            For the next chunk.
+        """
+        state = state or {}
+        x = torch.add(x, self.ffn_in(x), alpha=0.5)
+        mixed, summary = self.mixer.forward_chunk(self.norm_mixer(x), state.get("summary"))
+        x = x + mixed
+        conv, cache = self.conv.forward_chunk(x, state.get("conv"))
+        x = x + conv
+        return self.norm_out(torch.add(x, self.ffn_out(x), alpha=0.5)), {"summary": summary, "conv": cache}

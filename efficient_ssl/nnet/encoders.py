@@ -6,11 +6,14 @@ Authors
 """
 
 
+from collections.abc import Sequence
+
 import torch
 import torch.nn as nn
 
 from efficient_ssl.nnet.branchformer import BranchformerLayer
 from efficient_ssl.nnet.conformer import ConformerLayer
+from efficient_ssl.nnet.summary_mixing import chunk_context_mask
 from efficient_ssl.nnet.transformer import TransformerLayer
 
 LAYER_TYPES = ("conformer", "branchformer", "transformer")
@@ -48,6 +51,20 @@ class ContextEncoder(nn.Module):
         Kernel size of the convolutions (Conformer, Branchformer).
     conv_norm : str
         Conformer only: ``"layernorm"`` or ``"batchnorm"`` after the depthwise convolution.
+    chunk_size : int
+        Streaming (SummaryMixing only): 0 = full context; n > 0 = chunked causal context, the
+        summary of a frame averages every frame up to the end of its chunk of n frames
+        (``efficient_ssl.nnet.summary_mixing.chunk_context_mask``). :meth:`forward_chunk` then
+        gives the same outputs chunk by chunk with a carried state.
+    causal : bool
+        Causal convolution modules (Conformer; nothing to change for Transformer layers), which
+        streaming needs; Branchformer layers are not supported yet.
+    dynamic_chunks : sequence of int, optional
+        Dynamic chunk training: every training forward draws its chunk size from this list
+        (0 = full context), so one model serves several chunk sizes. The draws come from a
+        generator of their own seeded with torch's initial seed, so every rank of a distributed
+        run draws the same (the chunk size changes no parameter's gradient path). Eval forwards
+        use ``chunk_size``.
     **mixer_kwargs
         Further mixer arguments: for SummaryMixing ``local_proj_hid_dim``,
         ``local_proj_out_dim``, ``summary_hid_dim``, ``summary_out_dim``, ``activation``,
@@ -77,9 +94,27 @@ class ContextEncoder(nn.Module):
         layerdrop: float = 0.0,
         kernel_size: int = 31,
         conv_norm: str = "layernorm",
+        chunk_size: int = 0,
+        causal: bool = False,
+        dynamic_chunks: Sequence[int] | None = None,
         **mixer_kwargs,
     ):
         super().__init__()
+        if (chunk_size or causal or dynamic_chunks) and attention_type != "SummaryMixing":
+            raise ValueError(
+                f"ContextEncoder: chunk_size / causal (streaming) need attention_type='SummaryMixing', "
+                f"not {attention_type!r}"
+            )
+        if causal and layer_type == "branchformer":
+            raise ValueError("ContextEncoder: causal=True supports layer_type 'conformer' or 'transformer'")
+        if chunk_size < 0:
+            raise ValueError(f"ContextEncoder: chunk_size={chunk_size} must be 0 (full context) or > 0 frames")
+        if dynamic_chunks is not None and (not dynamic_chunks or min(dynamic_chunks) < 0):
+            raise ValueError(f"ContextEncoder: dynamic_chunks={dynamic_chunks} must list chunk sizes >= 0")
+        self.chunk_size = chunk_size
+        self.causal = causal
+        self.dynamic_chunks = list(dynamic_chunks) if dynamic_chunks else None
+        self._chunk_draws = torch.Generator().manual_seed(torch.initial_seed() % 2**62 + 17)
         if layer_type not in LAYER_TYPES:
             raise ValueError(
                 f"ContextEncoder: unknown layer_type {layer_type!r}; use one of {LAYER_TYPES}"
@@ -100,7 +135,7 @@ class ContextEncoder(nn.Module):
         )
         if layer_type == "conformer":
             layers = [
-                ConformerLayer(kernel_size=kernel_size, conv_norm=conv_norm, **common)
+                ConformerLayer(kernel_size=kernel_size, conv_norm=conv_norm, causal=causal, **common)
                 for _ in range(num_layers)
             ]
         elif layer_type == "branchformer":
@@ -133,7 +168,10 @@ class ContextEncoder(nn.Module):
         return (torch.rand(self.num_layers, generator=generator) >= self.layerdrop).tolist()
 
     def forward(
-        self, x: torch.Tensor, mask: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        chunk_size: int | None = None,
     ) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """Encode a batch.
 
@@ -143,6 +181,8 @@ class ContextEncoder(nn.Module):
             (B, T, d_model), already position-encoded.
         mask : torch.Tensor, optional
             (B, T) bool or 0/1 float, True/1 = real frame. None: every frame is real.
+        chunk_size : int, optional
+            Overrides the ``chunk_size`` of the constructor (0 = full context).
 
         Returns
         -------
@@ -161,9 +201,61 @@ class ContextEncoder(nn.Module):
             mask = mask.bool()
             if mask.all():  # no padding: every layer takes its mask-free (fastest) path
                 mask = None
+        if chunk_size is None and self.training and self.dynamic_chunks:
+            draw = torch.randint(len(self.dynamic_chunks), (1,), generator=self._chunk_draws)
+            chunk_size = self.dynamic_chunks[int(draw)]
+        chunk_size = self.chunk_size if chunk_size is None else chunk_size
+        context = None if chunk_size == 0 else chunk_context_mask(x.shape[1], chunk_size, x.device)
         hidden_states = [x]
         for layer, run in zip(self.layers, self._layers_to_run()):
             if run:
-                x = layer(x, mask)
+                x = layer(x, mask) if context is None else layer(x, mask, context)
             hidden_states.append(x)
         return self.norm(x), hidden_states
+
+    def forward_chunk(
+        self, x: torch.Tensor, state: list[dict] | None = None
+    ) -> tuple[torch.Tensor, list[dict]]:
+        """Streaming inference: encode one chunk given the state the previous chunk returned.
+
+        Needs SummaryMixing and, for Conformer layers, ``causal=True``. The outputs of successive
+        chunks equal :meth:`forward` with ``chunk_size`` = the chunk length (in eval mode); each
+        chunk costs the same whatever came before (the state is a running sum and count per
+        layer and the last ``kernel_size - 1`` frames of each convolution).
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            (B, T_chunk, d_model), position-encoded, every frame real.
+        state : list of dict, optional
+            One per layer, from the previous call; None = start of the stream.
+
+        Returns
+        -------
+        output : torch.Tensor
+            (B, T_chunk, d_model), after the final LayerNorm.
+        state : list of dict
+            For the next chunk.
+
+        Example
+        -------
+        >>> encoder = ContextEncoder(2, 8, 2, 16, kernel_size=3, chunk_size=2, causal=True).eval()
+        >>> x = torch.rand(1, 6, 8)
+        >>> full, _ = encoder(x)
+        >>> outs, state = [], None
+        >>> for start in range(0, 6, 2):
+        ...     out, state = encoder.forward_chunk(x[:, start : start + 2], state)
+        ...     outs.append(out)
+        >>> torch.allclose(torch.cat(outs, dim=1), full, atol=1e-5)
+        True
+        """
+        if self.layers and not hasattr(self.layers[0], "forward_chunk"):
+            raise ValueError("ContextEncoder.forward_chunk: Branchformer layers cannot stream yet")
+        if not self.causal and any(hasattr(layer, "conv") for layer in self.layers):
+            raise ValueError("ContextEncoder.forward_chunk: build the encoder with causal=True to stream")
+        state = state or [None] * len(self.layers)
+        new_state = []
+        for layer, layer_state in zip(self.layers, state):
+            x, layer_state = layer.forward_chunk(x, layer_state)
+            new_state.append(layer_state)
+        return self.norm(x), new_state

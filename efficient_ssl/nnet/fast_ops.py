@@ -218,18 +218,62 @@ class DepthwiseConv1d(nn.Module):
     >>> _ = reference.load_state_dict(conv.state_dict())
     >>> torch.allclose(conv(x), reference(x.transpose(1, 2)).transpose(1, 2), atol=1e-6)
     True
+
+    With ``causal=True`` frame t sees frames t - K + 1 .. t (K - 1 zeros on the left), so the
+    output can be computed chunk by chunk with :meth:`forward_chunk`, carrying the last K - 1
+    input frames:
+
+    >>> causal = DepthwiseConv1d(4, 3, causal=True)
+    >>> first, cache = causal.forward_chunk(x[:, :2])
+    >>> second, cache = causal.forward_chunk(x[:, 2:], cache)
+    >>> torch.allclose(torch.cat([first, second], dim=1), causal(x), atol=1e-6)
+    True
     """
 
-    def __init__(self, channels: int, kernel_size: int):
+    def __init__(self, channels: int, kernel_size: int, causal: bool = False):
         super().__init__()
         if kernel_size % 2 == 0:
             raise ValueError(f"DepthwiseConv1d: kernel_size={kernel_size} must be odd")
+        self.causal = causal
         reference = nn.Conv1d(channels, channels, kernel_size, groups=channels)
         self.weight = nn.Parameter(reference.weight.detach().clone())  # (C, 1, K)
         self.bias = nn.Parameter(reference.bias.detach().clone())  # (C,)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Arguments: x (B, T, C). Returns (B, T, C)."""
+        if self.causal:
+            return self.forward_chunk(x)[0]
+        return self._same(x)
+
+    def forward_chunk(
+        self, x: torch.Tensor, cache: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Causal convolution of one chunk given the previous K - 1 input frames.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            (B, T_chunk, C).
+        cache : torch.Tensor, optional
+            (B, K - 1, C), the last input frames before this chunk; None = zeros (start).
+
+        Returns
+        -------
+        y : torch.Tensor
+            (B, T_chunk, C).
+        cache : torch.Tensor
+            (B, K - 1, C) for the next chunk.
+        """
+        kernel = self.weight.shape[-1]
+        if cache is None:
+            cache = x.new_zeros(x.shape[0], kernel - 1, x.shape[2])
+        joined = torch.cat([cache, x], dim=1)  # (B, K - 1 + T, C)
+        # A "same" convolution of the joined frames, centred K // 2 frames later, is causal on x.
+        y = self._same(joined)[:, kernel // 2 : kernel // 2 + x.shape[1]]  # (B, T, C)
+        return y, joined[:, joined.shape[1] - (kernel - 1) :]
+
+    def _same(self, x: torch.Tensor) -> torch.Tensor:
+        """The "same" convolution of (B, T, C) features."""
         if x.device.type == "cpu":
             return _DepthwiseConv1dCPU.apply(x.contiguous(), self.weight, self.bias)
         kernel = self.weight.shape[-1]

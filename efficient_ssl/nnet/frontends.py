@@ -337,7 +337,8 @@ FRONTENDS = {"raw_cnn": RawWaveformCNN, "mel_cnn": MelCNN}
 
 
 def build_frontend(name: str, **kwargs) -> ConvFrontend:
-    """Builds a frontend by name: "raw_cnn" (``RawWaveformCNN``) or "mel_cnn" (``MelCNN``).
+    """Builds a frontend by name: "raw_cnn" (``RawWaveformCNN``), "mel_cnn" (``MelCNN``) or
+    "progressive_stem" (``efficient_ssl.nnet.progressive.ProgressiveStem``, the sustainable model's).
 
     Arguments
     ---------
@@ -356,6 +357,12 @@ def build_frontend(name: str, **kwargs) -> ConvFrontend:
     >>> build_frontend("mel_cnn", channels=8).out_dim
     8
     """
+    if name == "progressive_stem":  # imports the Transformer layers: loaded only when asked for
+        from efficient_ssl.nnet.progressive import ProgressiveStem
+
+        return ProgressiveStem(**kwargs)
     if name not in FRONTENDS:
-        raise ValueError(f"frontend: unknown name {name!r}; use one of {sorted(FRONTENDS)}")
+        raise ValueError(
+            f"frontend: unknown name {name!r}; use one of {sorted([*FRONTENDS, 'progressive_stem'])}"
+        )
     return FRONTENDS[name](**kwargs)

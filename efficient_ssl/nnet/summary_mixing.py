@@ -149,6 +149,42 @@ def from_heads(x: torch.Tensor, batch: int) -> torch.Tensor:
     return x.transpose(0, 1).reshape(batch, frames // batch, nhead * chunk)  # (B, T, F)
 
 
+def chunk_context_mask(time: int, chunk_size: int, device: torch.device | None = None) -> torch.Tensor:
+    """Chunked causal context: frame t sees every frame up to the end of its own chunk.
+
+    The restricted context of streaming SummaryMixing (``SummaryMixing.forward``'s
+    ``context_mask``): the summary of a frame is the mean over all past chunks and the whole
+    current chunk, which is what :meth:`SummaryMixing.forward_chunk` carries as a running sum.
+
+    Arguments
+    ---------
+    time : int
+        T, number of frames.
+    chunk_size : int
+        Frames per chunk (>= 1).
+    device : torch.device, optional
+        Where to make the mask.
+
+    Returns
+    -------
+    torch.Tensor
+        (T, T) bool, row t = frames averaged for frame t.
+
+    Example
+    -------
+    >>> chunk_context_mask(4, 2).int()
+    tensor([[1, 1, 0, 0],
+            [1, 1, 0, 0],
+            [1, 1, 1, 1],
+            [1, 1, 1, 1]], dtype=torch.int32)
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_context_mask: chunk_size={chunk_size} must be >= 1 frame")
+    steps = torch.arange(time, device=device)
+    visible_end = (steps // chunk_size + 1) * chunk_size  # (T,), first frame a row cannot see
+    return steps.unsqueeze(0) < visible_end.unsqueeze(1)  # (T, T)
+
+
 class SummaryMixing(nn.Module):
     """SummaryMixing layer (linear-complexity token mixer).
 
@@ -309,13 +345,73 @@ class SummaryMixing(nn.Module):
         keep_summary: torch.Tensor | None,
     ) -> torch.Tensor:
         """The whole layer; see :meth:`forward`. ``keep_*``: dropout masks or None."""
-        batch, time, _ = x.shape
+        local, s = self._branches(x)
+        s = self.summary_norm(self._average(s, mask, context_mask, x.shape[0]))  # (B, 1 or T, S)
+        return self._combine(local, s, x.shape, mask, keep_local, keep_summary)
+
+    def _branches(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Head-major local hidden features (H, B*T, L0/H) and summary features (H, B*T, S/H)."""
         hidden = self.act(self.first(to_heads(x, self.nhead)))  # (H, B*T, first_out / H)
         local, s = hidden.split([self.local_split, hidden.shape[-1] - self.local_split], dim=-1)
         for layer in self.summary_layers:
             s = self.act(layer(s))
-        s = self.summary_norm(self._average(s, mask, context_mask, batch))  # (B, 1 or T, S)
+        return local, s
 
+    def forward_chunk(
+        self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Streaming inference on one chunk of frames, carrying the summary as a running sum.
+
+        Every frame of the chunk gets the mean of ``s(x)`` over all frames seen so far (past
+        chunks and this whole chunk): what :meth:`forward` gives with the chunked causal
+        ``context_mask`` of :func:`chunk_context_mask`. The cost is that of the chunk alone.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            (B, T_chunk, d_model), every frame real.
+        state : tuple of torch.Tensor, optional
+            (sum (B, S), count (B, 1)) returned by the previous chunk; None = first chunk.
+
+        Returns
+        -------
+        y : torch.Tensor
+            (B, T_chunk, d_model).
+        state : tuple of torch.Tensor
+            The updated (sum, count).
+
+        Example
+        -------
+        >>> layer = SummaryMixing(d_model=8, nhead=2).eval()
+        >>> x = torch.rand(1, 6, 8)
+        >>> full = layer(x, context_mask=chunk_context_mask(6, 3))
+        >>> first, state = layer.forward_chunk(x[:, :3])
+        >>> second, state = layer.forward_chunk(x[:, 3:], state)
+        >>> torch.allclose(torch.cat([first, second], dim=1), full, atol=1e-6)
+        True
+        """
+        batch, time, _ = x.shape
+        local, s = self._branches(x)
+        nhead, _, chunk = s.shape
+        total = s.reshape(nhead, batch, time, chunk).sum(dim=2).transpose(0, 1).reshape(batch, -1)  # (B, S)
+        count = x.new_full((batch, 1), float(time))
+        if state is not None:
+            total, count = total + state[0], count + state[1]
+        s = self.summary_norm((total / count).unsqueeze(1))  # (B, 1, S)
+        return self._combine(local, s, x.shape, None, None, None), (total, count)
+
+    def _combine(
+        self,
+        local: torch.Tensor,
+        s: torch.Tensor,
+        shape: torch.Size,
+        mask: torch.Tensor | None,
+        keep_local: torch.Tensor | None,
+        keep_summary: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """Local branch and combiner: head-major ``local``, normalised summary ``s`` (B, 1 or T, S)
+        -> (B, T, d_model) for an input of ``shape`` (B, T, d_model)."""
+        batch, time, _ = shape
         if self.lite:
             if self.out_proj is not None:
                 s = self.out_proj(s)

@@ -86,8 +86,23 @@ class TransformerLayer(nn.Module):
         self.dropout = Dropout(dropout)
         self.ffn = FeedForward(d_model, d_ffn, nn.GELU, dropout)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Arguments: x (B, T, d_model); mask (B, T) bool, True = real frame, or None.
+    def forward(
+        self,
+        x: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        context_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Arguments: x (B, T, d_model); mask (B, T) bool, True = real frame, or None;
+        context_mask (T, T) restricted context of a SummaryMixing mixer, or None.
         Returns (B, T, d_model)."""
-        x = x + self.dropout(self.mixer(self.norm_mixer(x), mask))
+        mixer_args = (mask,) if context_mask is None else (mask, context_mask)
+        x = x + self.dropout(self.mixer(self.norm_mixer(x), *mixer_args))
         return x + self.ffn(x)
+
+    def forward_chunk(self, x: torch.Tensor, state: dict | None = None) -> tuple[torch.Tensor, dict]:
+        """Streaming inference (SummaryMixing mixer): x (B, T_chunk, d_model), every frame real;
+        state ``{"summary": (sum, count)}`` from the previous chunk or None. Returns the output
+        (B, T_chunk, d_model) and the next state."""
+        mixed, summary = self.mixer.forward_chunk(self.norm_mixer(x), (state or {}).get("summary"))
+        x = x + mixed
+        return x + self.ffn(x), {"summary": summary}

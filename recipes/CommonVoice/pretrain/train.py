@@ -18,7 +18,6 @@ import speechbrain as sb
 from speechbrain.utils.distributed import run_on_main
 
 from efficient_ssl.brains.distributed import ddp_init_group
-from efficient_ssl.brains.pretrain import PretrainBrain
 from efficient_ssl.data import dataio_prepare, prepare_common_voice
 from efficient_ssl.hparams import create_experiment_directory, load_hparams
 
@@ -39,7 +38,7 @@ def main() -> None:
         },
     )
     data = dataio_prepare(hparams)
-    brain = PretrainBrain(
+    brain = hparams["brain_class"](  # PretrainBrain, or SustainableBrain (sustainable_*.yaml)
         modules=hparams["modules"],
         opt_class=hparams["opt_class"],
         hparams=hparams,

@@ -1,0 +1,662 @@
+"""S3-Router: fine-tuning an encoder's connections with learned binary masks, not its weights.
+
+Written from "Losses Can Be Blessings: Routing Self-Supervised Speech Representations Towards
+Efficient Multilingual and Multitask Speech Processing" (Fu et al., NeurIPS 2022). Every routed
+weight ``w`` gets a real-valued score tensor ``s``; the forward uses ``w * m`` where the binary
+mask ``m`` keeps the ``kept`` fraction of the largest ``|s|`` of that weight (a per-layer budget:
+``kept=0.9`` is 10% sparsity). The backward pass is straight-through: ``m`` is treated as the
+identity of ``|s|``, so the scores get ``dL/d(w*m) * w * sign(s)`` (``ste="sigmoid"``: the mask
+keeps the largest ``s`` and the gradient is scaled by ``sigmoid'(s)``). The weights stay frozen
+unless ``train_weights``.
+
+What a routed encoder can hold:
+
+- :class:`RoutedWeight`, a ``torch.nn.utils.parametrize`` parametrization of any weight tensor:
+  unstructured top-k, or ``structure="rows"`` / ``"columns"``, which keeps whole output / input
+  units ranked by the norm of their scores. A parametrization reaches every weight of the
+  project's encoders the same way, including those read directly in a forward (the MHSA
+  ``in_proj_weight``, SummaryMixing's block-diagonal weights and sliced combiner).
+- :class:`MaskedUnits` (beyond the paper): one score per hidden unit of a feed-forward block,
+  applied after the activation. :func:`fold` turns it into SMALLER dense layers (the kept rows
+  of the first linear, the kept columns of the second), so pruning gives a real speed-up.
+
+:func:`route_encoder` converts any project encoder (a ``PretrainedEncoder`` or a bare
+``ContextEncoder``: Conformer, Branchformer, Transformer layers; SummaryMixing or MHSA mixers) in
+place. What it routes (``select``), by category: ``mixer`` (attention q/k/v/out, or every
+SummaryMixing linear), ``ffn`` (feed-forward and cgMLP linears), ``conv`` (the Conformer
+convolution module's pointwise linears), ``merge`` (the Branchformer merge), ``proj`` (the
+projection after the frontend). Never routed: the frontend, the depthwise / positional
+convolutions, norms, biases and the heads.
+
+Authors
+ * efficient_ssl contributors 2026
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+from torch.nn.utils import parametrize
+
+from efficient_ssl.nnet.attention import MultiHeadSelfAttention
+from efficient_ssl.nnet.branchformer import BranchformerLayer, ConvolutionalGatingMLP
+from efficient_ssl.nnet.conformer import ConvolutionModule
+from efficient_ssl.nnet.summary_mixing import ParallelLinear, SummaryMixing
+from efficient_ssl.nnet.transformer import FeedForward
+
+CATEGORIES = ("mixer", "ffn", "conv", "merge", "proj")
+SELECTIONS = {"all": CATEGORIES, "ffn": ("ffn",)}
+SCORE_INITS = ("kaiming", "magnitude", "magnitude_rank", "magnitude_scale")
+STRUCTURES = ("unstructured", "rows", "columns")
+STES = ("ste", "sigmoid")
+Kept = float | Mapping[str, float]
+
+
+class _StraightThroughTopK(torch.autograd.Function):
+    """Binary mask of the ``k`` largest ``ranking`` values; the gradient passes unchanged."""
+
+    @staticmethod
+    def forward(ctx, ranking: torch.Tensor, k: int) -> torch.Tensor:
+        """ranking: any shape. Returns a 0/1 tensor of its shape and dtype with exactly k ones."""
+        flat = ranking.detach().flatten()
+        mask = torch.zeros_like(flat)
+        mask[flat.topk(k, sorted=False).indices] = 1.0
+        return mask.view_as(ranking)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad, None
+
+
+def topk_mask(scores: torch.Tensor, k: int, ste: str = "ste") -> torch.Tensor:
+    """Binary mask keeping ``k`` elements of ``scores``, with a straight-through gradient.
+
+    Arguments
+    ---------
+    scores : torch.Tensor
+        Any shape.
+    k : int
+        How many ones, 1 <= k <= scores.numel().
+    ste : str
+        ``"ste"``: keep the largest ``|scores|``, gradient ``sign(scores)``;
+        ``"sigmoid"``: keep the largest ``scores``, gradient ``sigmoid'(scores)``.
+
+    Returns
+    -------
+    torch.Tensor
+        0/1, the shape and dtype of ``scores``.
+
+    Example
+    -------
+    >>> topk_mask(torch.tensor([0.1, -3.0, 2.0, 0.5]), 2)
+    tensor([0., 1., 1., 0.])
+    """
+    ranking = torch.sigmoid(scores) if ste == "sigmoid" else scores.abs()
+    return _StraightThroughTopK.apply(ranking, k)
+
+
+def kept_count(kept: float, total: int) -> int:
+    """Elements kept out of ``total`` for a ratio: round(kept * total), at least 1.
+
+    Example
+    -------
+    >>> kept_count(0.9, 1000), kept_count(0.0001, 10)
+    (900, 1)
+    """
+    if not 0.0 < kept <= 1.0:
+        raise ValueError(f"router: kept={kept} must be in (0, 1]")
+    return max(1, min(total, round(kept * total)))
+
+
+def init_scores(weight: torch.Tensor, score_init: str, fan_in: int) -> torch.Tensor:
+    """Initial scores for ``weight`` (same shape).
+
+    ``kaiming``: uniform in +-1/sqrt(fan_in) (the authors' default, the init of nn.Linear);
+    ``magnitude``: |w|; ``magnitude_rank``: the rank of |w| divided by numel, in (0, 1];
+    ``magnitude_scale``: |w| scaled so its largest value is the kaiming bound 1/sqrt(fan_in),
+    so one score learning rate suits every layer. Every magnitude init starts from the
+    magnitude-pruning mask.
+
+    Example
+    -------
+    >>> init_scores(torch.tensor([[0.5, -2.0, 1.0]]), "magnitude_rank", fan_in=3)
+    tensor([[0.3333, 1.0000, 0.6667]])
+    """
+    magnitude = weight.detach().abs().float()
+    bound = 1.0 / math.sqrt(max(fan_in, 1))
+    if score_init == "kaiming":
+        return torch.empty_like(magnitude).uniform_(-bound, bound)
+    if score_init == "magnitude":
+        return magnitude.clone()
+    if score_init == "magnitude_rank":
+        ranks = torch.empty_like(magnitude.flatten())
+        ranks[magnitude.flatten().argsort()] = torch.arange(1, magnitude.numel() + 1, dtype=ranks.dtype)
+        return (ranks / magnitude.numel()).view_as(magnitude)
+    if score_init == "magnitude_scale":
+        return magnitude * (bound / magnitude.max().clamp(min=1e-12))
+    raise ValueError(f"router: unknown score_init {score_init!r}; use one of {SCORE_INITS}")
+
+
+class RoutedWeight(nn.Module):
+    """Parametrization ``w -> w * mask(scores)`` (register it with ``torch.nn.utils.parametrize``).
+
+    Arguments
+    ---------
+    weight : torch.Tensor
+        The weight to route (its scores get its shape).
+    kept : float
+        Fraction kept: of the elements (unstructured), or of the units (rows / columns).
+    score_init : str
+        One of ``SCORE_INITS``.
+    structure : str
+        ``"unstructured"``, ``"rows"`` (whole output units) or ``"columns"`` (whole input units),
+        units ranked by the L2 norm of their scores.
+    unit_dims : sequence of int
+        Structured only: the dimensions that index a unit (for nn.Linear rows ``(0,)``).
+    fan_in : int
+        For the kaiming bound.
+    ste : str
+        ``"ste"`` or ``"sigmoid"`` (see :func:`topk_mask`).
+
+    Example
+    -------
+    >>> layer = nn.Linear(10, 4)
+    >>> _ = parametrize.register_parametrization(layer, "weight", RoutedWeight(layer.weight, 0.75, fan_in=10))
+    >>> int((layer.weight != 0).sum())
+    30
+    """
+
+    def __init__(
+        self,
+        weight: torch.Tensor,
+        kept: float,
+        score_init: str = "kaiming",
+        structure: str = "unstructured",
+        unit_dims: Sequence[int] = (0,),
+        fan_in: int = 1,
+        ste: str = "ste",
+    ):
+        super().__init__()
+        if structure not in STRUCTURES:
+            raise ValueError(f"router: unknown structure {structure!r}; use one of {STRUCTURES}")
+        if ste not in STES:
+            raise ValueError(f"router: unknown ste {ste!r}; use one of {STES}")
+        self.structure = structure
+        self.ste = ste
+        self.unit_dims = tuple(d % weight.dim() for d in unit_dims)
+        self.reduce_dims = tuple(d for d in range(weight.dim()) if d not in self.unit_dims)
+        self.scores = nn.Parameter(init_scores(weight, score_init, fan_in).to(weight.device))
+        units = self.scores.numel() if structure == "unstructured" else self._unit_shape().numel()
+        self.k = kept_count(kept, units)
+
+    def _unit_shape(self) -> torch.Size:
+        return torch.Size([self.scores.shape[d] for d in self.unit_dims])
+
+    def mask(self) -> torch.Tensor:
+        """The 0/1 mask of the weight's shape (with the straight-through gradient)."""
+        if self.structure == "unstructured":
+            return topk_mask(self.scores, self.k, self.ste)
+        unit_scores = self.scores.norm(dim=self.reduce_dims, keepdim=True)  # 1 along reduce_dims
+        return topk_mask(unit_scores, self.k, self.ste).expand_as(self.scores)
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        """Arguments: weight (the original). Returns weight * mask."""
+        return weight * self.mask().to(weight.dtype)
+
+    def set_mask(self, mask: torch.Tensor) -> None:
+        """Sets the scores so that :meth:`mask` gives exactly ``mask`` (0/1 or bool)."""
+        mask = mask.to(self.scores.device, torch.bool)
+        if self.structure != "unstructured":
+            mask = mask.amax(dim=self.reduce_dims, keepdim=True).expand_as(self.scores)
+            count = int(mask.amax(dim=self.reduce_dims).sum())
+        else:
+            count = int(mask.sum())
+        if count == 0:
+            raise ValueError("router: a mask must keep at least one element")
+        with torch.no_grad():
+            self.scores.copy_(mask.to(self.scores.dtype) + 1.0)  # 2 kept, 1 dropped: any ste ranks them alike
+        self.k = count
+
+
+class MaskedUnits(nn.Module):
+    """An activation followed by a learned keep-mask over its hidden units (feed-forward blocks).
+
+    Placed between the two linears of a :class:`FeedForward`, it zeroes the output of the pruned
+    hidden units, which is what removing the first linear's rows and the second one's columns
+    does: :func:`fold` removes them.
+
+    Arguments
+    ---------
+    activation : nn.Module
+        The block's activation.
+    scores : torch.Tensor
+        (units,) initial scores.
+    kept : float
+        Fraction of the units kept.
+    ste : str
+        ``"ste"`` or ``"sigmoid"`` (see :func:`topk_mask`).
+
+    Example
+    -------
+    >>> units = MaskedUnits(nn.ReLU(), torch.tensor([3.0, 0.1, 2.0, 0.2]), kept=0.5)
+    >>> units(torch.ones(1, 4)).detach()
+    tensor([[1., 0., 1., 0.]])
+    """
+
+    def __init__(self, activation: nn.Module, scores: torch.Tensor, kept: float, ste: str = "ste"):
+        super().__init__()
+        if ste not in STES:
+            raise ValueError(f"router: unknown ste {ste!r}; use one of {STES}")
+        self.activation = activation
+        self.ste = ste
+        self.scores = nn.Parameter(scores.detach().clone().float())
+        self.k = kept_count(kept, scores.numel())
+
+    def mask(self) -> torch.Tensor:
+        """(units,) 0/1 mask, straight-through gradient to the scores."""
+        return topk_mask(self.scores, self.k, self.ste)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Arguments: x (..., units). Returns activation(x) with the pruned units zeroed."""
+        return self.activation(x) * self.mask().to(x.dtype)
+
+    def set_mask(self, mask: torch.Tensor) -> None:
+        """Sets the scores so that :meth:`mask` gives exactly ``mask`` ((units,) 0/1 or bool)."""
+        mask = mask.to(self.scores.device, torch.bool)
+        if not mask.any():
+            raise ValueError("router: a mask must keep at least one unit")
+        with torch.no_grad():
+            self.scores.copy_(mask.to(self.scores.dtype) + 1.0)
+        self.k = int(mask.sum())
+
+
+@dataclass
+class Target:
+    """A routable weight: ``getattr(module, name)``, its category and unit layout."""
+
+    module: nn.Module
+    name: str
+    category: str
+    rows: tuple[int, ...] = (0,)  # dims indexing an output unit
+    columns: tuple[int, ...] = (1,)  # dims indexing an input unit
+
+    def fan_in(self) -> int:
+        weight = getattr(self.module, self.name)
+        return math.prod(weight.shape[d] for d in range(weight.dim()) if d not in self.rows)
+
+
+def find_targets(encoder: nn.Module) -> dict[str, Target]:
+    """Every routable weight of a project encoder, by qualified parameter name.
+
+    Arguments
+    ---------
+    encoder : nn.Module
+        A ``PretrainedEncoder``, a ``ContextEncoder``, a layer, or any module holding them.
+
+    Returns
+    -------
+    dict
+        {qualified name: Target}, in module order.
+
+    Example
+    -------
+    >>> from efficient_ssl.nnet.encoders import ContextEncoder
+    >>> targets = find_targets(ContextEncoder(1, 8, 2, 16, layer_type="transformer", attention_type="regularMHA"))
+    >>> {name: t.category for name, t in targets.items()}  # doctest: +NORMALIZE_WHITESPACE
+    {'layers.0.mixer.in_proj_weight': 'mixer', 'layers.0.mixer.out_proj.weight': 'mixer',
+     'layers.0.ffn.1.weight': 'ffn', 'layers.0.ffn.4.weight': 'ffn'}
+    """
+    found: dict[str, Target] = {}
+
+    def add(prefix: str, module: nn.Module, name: str, category: str, **dims) -> None:
+        found[f"{prefix}{'.' if prefix else ''}{name}"] = Target(module, name.rsplit(".", 1)[-1], category, **dims)
+
+    for prefix, module in encoder.named_modules():
+        if isinstance(getattr(module, "input_proj", None), nn.Linear):  # PretrainedEncoder
+            add(prefix, module.input_proj, "input_proj.weight", "proj")
+        if isinstance(module, FeedForward):
+            add(prefix, module[1], "1.weight", "ffn")
+            add(prefix, module[4], "4.weight", "ffn")
+        elif isinstance(module, ConvolutionalGatingMLP):
+            add(prefix, module.proj_in[0], "proj_in.0.weight", "ffn")
+            add(prefix, module.proj_out, "proj_out.weight", "ffn")
+        elif isinstance(module, ConvolutionModule):
+            add(prefix, module.pointwise_in, "pointwise_in.weight", "conv")
+            add(prefix, module.post[1], "post.1.weight", "conv")
+        elif isinstance(module, BranchformerLayer):
+            add(prefix, module.merge, "merge.weight", "merge")
+        elif isinstance(module, (MultiHeadSelfAttention, nn.MultiheadAttention)):
+            if getattr(module, "in_proj_weight", None) is not None:
+                add(prefix, module, "in_proj_weight", "mixer")
+            add(prefix, module.out_proj, "out_proj.weight", "mixer")
+        elif isinstance(module, SummaryMixing):
+            for name, sub in module.named_modules():
+                if isinstance(sub, ParallelLinear):  # (H, in / H, out / H)
+                    add(prefix, sub, f"{name}.weight", "mixer", rows=(0, 2), columns=(0, 1))
+                elif isinstance(sub, nn.Linear):
+                    add(prefix, sub, f"{name}.weight", "mixer")
+    return found
+
+
+def _kept_for(name: str, category: str, kept: Kept) -> float:
+    """The kept ratio of one weight: ``kept`` itself, or the first key of a dict matching its
+    category or (fnmatch) its qualified name, else the dict's ``"default"``."""
+    if not isinstance(kept, Mapping):
+        return float(kept)
+    for key, value in kept.items():
+        if key == category or fnmatch.fnmatchcase(name, key):
+            return float(value)
+    if "default" not in kept:
+        raise ValueError(f"router: no kept ratio for {name} ({category}); add a 'default' key")
+    return float(kept["default"])
+
+
+def _categories(select: str | Iterable[str]) -> tuple[str, ...]:
+    if isinstance(select, str):
+        if select in SELECTIONS:
+            return SELECTIONS[select]
+        select = [select]
+    chosen = tuple(select)
+    unknown = set(chosen) - set(CATEGORIES)
+    if unknown:
+        raise ValueError(f"router: unknown select {sorted(unknown)}; use {list(SELECTIONS)} or some of {CATEGORIES}")
+    return chosen
+
+
+def route_encoder(
+    encoder: nn.Module,
+    select: str | Iterable[str] = "all",
+    kept: Kept = 0.9,
+    score_init: str = "kaiming",
+    structure: str = "unstructured",
+    ste: str = "ste",
+    train_weights: bool = False,
+) -> dict[str, RoutedWeight]:
+    """Routes the selected weights of ``encoder`` in place.
+
+    Arguments
+    ---------
+    encoder : nn.Module
+        A project encoder (see :func:`find_targets`).
+    select : str or iterable of str
+        ``"all"`` (the paper), ``"ffn"`` (the feed-forward layers only, as the authors' README
+        commands) or categories among ``CATEGORIES``.
+    kept : float or dict
+        Fraction kept per weight; a dict maps categories or fnmatch patterns over qualified
+        names (e.g. ``"layers.0.*"``) to ratios, first match wins, ``"default"`` otherwise.
+    score_init : str
+        One of ``SCORE_INITS``.
+    structure : str
+        ``"unstructured"``, ``"rows"`` or ``"columns"``.
+    ste : str
+        ``"ste"`` or ``"sigmoid"``.
+    train_weights : bool
+        False (the paper): every parameter of the encoder is frozen, only the scores train.
+        True: co-training, nothing is frozen.
+
+    Returns
+    -------
+    dict
+        {qualified weight name: RoutedWeight}.
+
+    Example
+    -------
+    >>> from efficient_ssl.nnet.encoders import ContextEncoder
+    >>> encoder = ContextEncoder(2, 8, 2, 16, kernel_size=3)
+    >>> routed = route_encoder(encoder, kept=0.5)
+    >>> sparsity(encoder)["kept_fraction"]
+    0.5
+    >>> sorted({p.requires_grad for n, p in encoder.named_parameters() if not n.endswith("scores")})
+    [False]
+    """
+    categories = _categories(select)
+    if not train_weights:
+        encoder.requires_grad_(False)
+    routed = {}
+    for name, target in find_targets(encoder).items():
+        if target.category not in categories:
+            continue
+        if parametrize.is_parametrized(target.module, target.name):
+            raise ValueError(f"router: {name} is routed already")
+        weight = getattr(target.module, target.name)
+        router = RoutedWeight(
+            weight,
+            _kept_for(name, target.category, kept),
+            score_init,
+            structure,
+            target.rows if structure == "rows" else target.columns,
+            target.fan_in(),
+            ste,
+        )
+        parametrize.register_parametrization(target.module, target.name, router)
+        routed[name] = router
+    if not routed:
+        raise ValueError(f"router: nothing to route in {type(encoder).__name__} for select={select!r}")
+    return routed
+
+
+def route_ffn_units(
+    encoder: nn.Module,
+    kept: Kept = 0.5,
+    score_init: str = "magnitude",
+    ste: str = "ste",
+    train_weights: bool = False,
+) -> dict[str, MaskedUnits]:
+    """Puts a learned hidden-unit mask into every feed-forward block (:class:`FeedForward`).
+
+    Arguments
+    ---------
+    encoder : nn.Module
+        A project encoder.
+    kept : float or dict
+        Fraction of each block's hidden units kept (a dict as in :func:`route_encoder`, over the
+        blocks' qualified names, category ``"ffn"``).
+    score_init : str
+        ``"kaiming"`` (uniform), or a magnitude init applied to each unit's importance
+        ``||row of the first linear|| * ||column of the second||``.
+    ste : str
+        ``"ste"`` or ``"sigmoid"``.
+    train_weights : bool
+        False: the encoder is frozen, only the unit scores train.
+
+    Returns
+    -------
+    dict
+        {qualified block name: MaskedUnits}.
+
+    Example
+    -------
+    >>> from efficient_ssl.nnet.encoders import ContextEncoder
+    >>> encoder = ContextEncoder(2, 8, 2, 16, layer_type="transformer")
+    >>> list(route_ffn_units(encoder, kept=0.5))
+    ['layers.0.ffn', 'layers.1.ffn']
+    """
+    if not train_weights:
+        encoder.requires_grad_(False)
+    masked = {}
+    for name, block in encoder.named_modules():
+        if not isinstance(block, FeedForward):
+            continue
+        if isinstance(block[2], MaskedUnits):
+            raise ValueError(f"router: {name} has a unit mask already")
+        first, second = block[1], block[4]
+        importance = first.weight.detach().norm(dim=1) * second.weight.detach().norm(dim=0)  # (units,)
+        scores = init_scores(importance, score_init, fan_in=first.in_features)
+        units = MaskedUnits(block[2], scores.to(first.weight.device), _kept_for(name, "ffn", kept), ste)
+        block[2] = units
+        masked[name] = units
+    if not masked:
+        raise ValueError(f"router: {type(encoder).__name__} has no feed-forward block")
+    return masked
+
+
+def routers(model: nn.Module) -> dict[str, RoutedWeight | MaskedUnits]:
+    """Every router of ``model`` by name: ``<weight name>`` for weights, ``<block>`` for units."""
+    found = {}
+    for name, module in model.named_modules():
+        if isinstance(module, MaskedUnits):
+            found[name.rsplit(".", 1)[0]] = module
+        elif parametrize.is_parametrized(module):
+            for tensor, plist in module.parametrizations.items():
+                for p in plist:
+                    if isinstance(p, RoutedWeight):
+                        found[f"{name}{'.' if name else ''}{tensor}"] = p
+    return found
+
+
+def score_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """The score tensors of every router of ``model`` (what the score optimiser trains)."""
+    return [router.scores for router in routers(model).values()]
+
+
+def sparsity(model: nn.Module) -> dict:
+    """Kept and total counts of every router's mask (elements for weights, units for blocks).
+
+    Returns
+    -------
+    dict
+        ``{"kept": int, "total": int, "kept_fraction": float, "layers": {name: [kept, total]}}``.
+    """
+    layers = {}
+    with torch.no_grad():
+        for name, router in routers(model).items():
+            mask = router.mask()
+            layers[name] = [int(mask.sum()), mask.numel()]
+    kept = sum(k for k, _ in layers.values())
+    total = sum(t for _, t in layers.values())
+    return {"kept": kept, "total": total, "kept_fraction": kept / max(total, 1), "layers": layers}
+
+
+def fold(model: nn.Module) -> nn.Module:
+    """Replaces every router of ``model`` by plain weights, in place (inference).
+
+    Routed weights become ``w * mask`` (a plain ``Parameter``); feed-forward unit masks become
+    smaller dense layers holding only the kept units. The result computes what the routed model
+    computes, with no mask work and, for unit masks, fewer MACs.
+
+    Example
+    -------
+    >>> from efficient_ssl.nnet.encoders import ContextEncoder
+    >>> encoder = ContextEncoder(1, 8, 2, 16, layer_type="transformer").eval()
+    >>> _ = route_ffn_units(encoder, kept=0.5)
+    >>> x = torch.rand(2, 5, 8)
+    >>> masked = encoder(x)[0]
+    >>> torch.allclose(fold(encoder)(x)[0], masked, atol=1e-6), encoder.layers[0].ffn[1].out_features
+    (True, 8)
+    """
+    for module in list(model.modules()):
+        if parametrize.is_parametrized(module):
+            for tensor in list(module.parametrizations.keys()):
+                if any(isinstance(p, RoutedWeight) for p in module.parametrizations[tensor]):
+                    parametrize.remove_parametrizations(module, tensor, leave_parametrized=True)
+    for block in list(model.modules()):
+        if isinstance(block, FeedForward) and isinstance(block[2], MaskedUnits):
+            keep = block[2].mask().detach().bool()
+            block[1] = _linear_subset(block[1], rows=keep)
+            block[4] = _linear_subset(block[4], columns=keep)
+            block[2] = block[2].activation
+    return model
+
+
+def _linear_subset(layer: nn.Linear, rows=None, columns=None) -> nn.Linear:
+    """A new nn.Linear with the selected output rows / input columns of ``layer``."""
+    weight = layer.weight.detach()
+    bias = None if layer.bias is None else layer.bias.detach()
+    if rows is not None:
+        weight, bias = weight[rows], None if bias is None else bias[rows]
+    if columns is not None:
+        weight = weight[:, columns]
+    new = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None, device=weight.device, dtype=weight.dtype)
+    with torch.no_grad():
+        new.weight.copy_(weight)
+        if bias is not None:
+            new.bias.copy_(bias)
+    return new
+
+
+def pack_mask(mask: torch.Tensor) -> torch.Tensor:
+    """A mask packed 8 elements per byte (uint8, flat); :func:`unpack_mask` inverts it.
+
+    Example
+    -------
+    >>> mask = torch.rand(3, 7) > 0.5
+    >>> bits = pack_mask(mask)
+    >>> bits.numel(), torch.equal(unpack_mask(bits, mask.shape), mask)
+    (3, True)
+    """
+    return torch.from_numpy(np.packbits(mask.detach().bool().flatten().cpu().numpy()))
+
+
+def unpack_mask(bits: torch.Tensor, shape: Sequence[int]) -> torch.Tensor:
+    """The bool mask of ``shape`` packed by :func:`pack_mask`."""
+    count = math.prod(shape)
+    return torch.from_numpy(np.unpackbits(bits.cpu().numpy(), count=count).astype(bool)).view(*shape)
+
+
+def _unit_mask(router) -> torch.Tensor:
+    """What identifies a router's mask: the elements, or for structured weights the units."""
+    mask = router.mask().detach()
+    if isinstance(router, RoutedWeight) and router.structure != "unstructured":
+        mask = mask.amax(dim=router.reduce_dims)
+    return mask.bool()
+
+
+def pack_masks(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Every router's mask of ``model``, packed: {name: uint8 bits} (structured weights store one
+    bit per unit). The storage of one task's routing; :func:`load_masks` applies it."""
+    return {name: pack_mask(_unit_mask(router)) for name, router in routers(model).items()}
+
+
+def load_masks(model: nn.Module, packed: Mapping[str, torch.Tensor]) -> None:
+    """Applies masks from :func:`pack_masks` to a model routed the same way (scores are set so the
+    masks come out exactly; a mask keeping k elements sets that router's k)."""
+    found = routers(model)
+    missing = set(found) ^ set(packed)
+    if missing:
+        raise ValueError(f"router: masks and routers differ on {sorted(missing)[:5]}")
+    for name, router in found.items():
+        shape = _unit_mask(router).shape
+        mask = unpack_mask(packed[name], shape)
+        if isinstance(router, RoutedWeight) and router.structure != "unstructured":
+            for dim in router.reduce_dims:
+                mask = mask.unsqueeze(dim)
+            mask = mask.expand_as(router.scores)
+        router.set_mask(mask)
+
+
+def packed_bytes(packed: Mapping[str, torch.Tensor]) -> int:
+    """Bytes of packed masks."""
+    return sum(bits.numel() for bits in packed.values())
+
+
+def tensor_bytes(module: nn.Module, exclude_scores: bool = True) -> int:
+    """Bytes of a module's parameters and buffers as stored (scores left out by default)."""
+    tensors = [(n, t) for n, t in module.state_dict().items()]
+    return sum(t.numel() * t.element_size() for n, t in tensors if not (exclude_scores and n.endswith("scores")))
+
+
+def build_router(
+    encoder: nn.Module,
+    routing: str | None,
+    kept: Kept = 0.9,
+    select: str | Iterable[str] = "all",
+    score_init: str = "kaiming",
+    ste: str = "ste",
+    train_weights: bool = False,
+) -> dict:
+    """The routing of a recipe key: ``None`` (nothing), ``"unstructured"`` (the paper),
+    ``"rows"`` / ``"columns"`` (structured weights) or ``"structured"`` (feed-forward hidden units,
+    which :func:`fold` makes smaller). Returns the routers made."""
+    if routing is None or routing == "none":
+        return {}
+    if routing == "structured":
+        return route_ffn_units(encoder, kept, score_init, ste, train_weights)
+    if routing in STRUCTURES:
+        return route_encoder(encoder, select, kept, score_init, routing, ste, train_weights)
+    raise ValueError(f"router: unknown routing {routing!r}; use null, structured or one of {STRUCTURES}")

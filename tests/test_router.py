@@ -1,0 +1,206 @@
+"""S3-Router (efficient_ssl.nnet.router): exact sparsity, gradients, frozen weights, packing,
+folding, the CTC integration, the route_mini.yaml recipe (1 and 2 processes) and the table tool."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import run_checked, tiny_encoder, torchrun_command
+from efficient_ssl.models import CTCModel, PretrainedEncoder, load_ctc_model
+from efficient_ssl.nnet import router
+from efficient_ssl.nnet.encoders import ContextEncoder
+
+ROOT = Path(__file__).resolve().parents[1]
+FINETUNE = ROOT / "recipes" / "LibriSpeech" / "finetune"
+TINY_CTC = ["--num_layers=1", "--d_model=32", "--frontend_channels=32", "--d_ffn=64", "--nhead=2"]
+ENCODERS = [
+    (layer, mixer)
+    for layer in ("conformer", "branchformer", "transformer")
+    for mixer in ("SummaryMixing", "regularMHA", "speechbrain_mha")
+]
+
+
+def small_encoder(layer_type="conformer", attention_type="SummaryMixing", seed=0) -> PretrainedEncoder:
+    torch.manual_seed(seed)
+    return PretrainedEncoder(
+        "mel_cnn",
+        {"num_layers": 2, "d_model": 16, "nhead": 2, "d_ffn": 32, "kernel_size": 3,
+         "layer_type": layer_type, "attention_type": attention_type, "dropout": 0.0},
+        frontend_kwargs={"channels": 16}, input_dropout=0.0,
+    )
+
+
+def batch(seed=1):
+    torch.manual_seed(seed)
+    return torch.randn(2, 8000), torch.tensor([1.0, 0.6])
+
+
+@pytest.mark.parametrize("layer_type, attention_type", ENCODERS)
+def test_exact_sparsity_per_layer_on_every_encoder(layer_type, attention_type):
+    encoder = small_encoder(layer_type, attention_type)
+    routed = router.route_encoder(encoder, kept={"ffn": 0.5, "context.layers.0.*": 0.8, "default": 0.9})
+    categories = {t.category for t in router.find_targets(encoder).values()}
+    assert {"mixer", "ffn", "proj"} <= categories
+    report = router.sparsity(encoder)
+    assert set(report["layers"]) == set(routed)
+    for name, (kept, total) in report["layers"].items():
+        category = router.find_targets(encoder)[name].category
+        ratio = 0.5 if category == "ffn" else 0.8 if name.startswith("context.layers.0.") else 0.9
+        assert kept == router.kept_count(ratio, total), name
+
+
+def test_structured_rows_and_columns_keep_whole_units():
+    layer = torch.nn.Linear(6, 10)
+    torch.nn.utils.parametrize.register_parametrization(
+        layer, "weight", router.RoutedWeight(layer.weight, 0.3, structure="rows", unit_dims=(0,), fan_in=6)
+    )
+    zero_rows = (layer.weight == 0).all(dim=1)
+    assert int((~zero_rows).sum()) == 3 and int(zero_rows.sum()) == 7
+    mixer = small_encoder().context.layers[0].mixer  # SummaryMixing: block-diagonal (H, in, out) weights
+    router.route_encoder(mixer, kept=0.5, structure="columns")
+    weight = mixer.first.weight  # (H, in / H, out / H)
+    kept_inputs = (weight != 0).any(dim=2)  # (H, in / H)
+    assert int(kept_inputs.sum()) == kept_inputs.numel() // 2
+    assert torch.equal((weight != 0), kept_inputs.unsqueeze(-1).expand_as(weight))
+
+
+@pytest.mark.parametrize("routing", ["unstructured", "rows", "structured"])
+@pytest.mark.parametrize("ste", ["ste", "sigmoid"])
+def test_gradients_reach_scores_not_frozen_weights(routing, ste):
+    model = CTCModel(small_encoder(), vocab_size=6, routing=routing, kept=0.7, route_ste=ste)
+    model(*batch()).logits[-1].square().mean().backward()
+    scores = router.score_parameters(model)
+    assert scores and all(p.grad is not None and p.grad.abs().sum() > 0 for p in scores)
+    score_ids = {id(p) for p in scores}
+    for name, p in model.named_parameters():
+        if id(p) in score_ids:
+            continue
+        if name.startswith("encoder."):
+            assert not p.requires_grad and p.grad is None, name
+        else:  # the head: every trainable parameter gets a gradient (DDP never waits)
+            assert p.requires_grad and p.grad is not None, name
+
+
+def test_frozen_weights_bit_identical_after_training_and_masks_move():
+    model = CTCModel(small_encoder(), vocab_size=6, routing="unstructured", kept=0.9, score_init="kaiming")
+    frozen = {n: t.clone() for n, t in model.state_dict().items() if n.startswith("encoder.") and "scores" not in n}
+    masks = {n: r.mask().detach().clone() for n, r in router.routers(model).items()}
+    scores = router.score_parameters(model)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    assert {id(p) for p in scores} <= {id(p) for p in trainable}
+    optimiser = torch.optim.AdamW(trainable, lr=0.05, weight_decay=0.01)
+    for step in range(3):
+        optimiser.zero_grad()
+        model(*batch(step)).logits[-1].square().mean().backward()
+        optimiser.step()
+    after = model.state_dict()
+    assert all(torch.equal(t, after[n]) for n, t in frozen.items())
+    changed = sum(int((r.mask() != masks[n]).sum()) for n, r in router.routers(model).items())
+    assert changed > 0
+    assert router.sparsity(model)["kept_fraction"] == pytest.approx(0.9, abs=1e-3)
+
+
+@pytest.mark.parametrize("routing", ["unstructured", "columns", "structured"])
+def test_pack_unpack_round_trip_restores_the_routing(routing):
+    mask = torch.rand(5, 13) > 0.3
+    assert torch.equal(router.unpack_mask(router.pack_mask(mask), mask.shape), mask)
+    trained = CTCModel(small_encoder(), vocab_size=6, routing=routing, kept=0.6, score_init="kaiming")
+    packed = router.pack_masks(trained)
+    torch.manual_seed(5)
+    fresh = CTCModel(small_encoder(), vocab_size=6, routing=routing, kept=0.6, score_init="kaiming")
+    fresh.heads.load_state_dict(trained.heads.state_dict())
+    router.load_masks(fresh, packed)
+    for name, r in router.routers(trained).items():
+        assert torch.equal(router.routers(fresh)[name].mask(), r.mask()), name
+    trained.eval(), fresh.eval()
+    with torch.no_grad():
+        assert torch.equal(trained(*batch()).logits[-1], fresh(*batch()).logits[-1])
+    encoder_bytes = router.tensor_bytes(trained.encoder)
+    assert router.packed_bytes(packed) * 30 <= encoder_bytes
+
+
+@pytest.mark.parametrize("layer_type, attention_type", ENCODERS)
+def test_fold_equals_the_masked_forward(layer_type, attention_type):
+    encoder = small_encoder(layer_type, attention_type).context.eval()
+    router.route_encoder(encoder, kept=0.6, score_init="magnitude_rank")
+    if layer_type != "branchformer":  # its cgMLP is not a FeedForward block
+        router.route_ffn_units(encoder, kept=0.5)
+    x = torch.randn(2, 7, 16)
+    mask = torch.tensor([[True] * 7, [True] * 4 + [False] * 3])
+    with torch.no_grad():
+        masked = encoder(x, mask)[0]
+        params = sum(p.numel() for n, p in encoder.named_parameters() if not n.endswith("scores"))
+        folded = router.fold(encoder)(x, mask)[0]
+    assert not router.routers(encoder)
+    assert (folded - masked)[mask].abs().max() <= 1e-5
+    if layer_type != "branchformer":  # hidden units removed: a smaller dense model
+        assert sum(p.numel() for p in encoder.parameters()) < params
+        ffn = encoder.layers[0].ffn_in if layer_type == "conformer" else encoder.layers[0].ffn
+        assert ffn[1].out_features == 16 and ffn[4].in_features == 16
+
+
+def test_saved_routed_model_loads_folded_and_equal(tmp_path):
+    model = CTCModel(small_encoder(), vocab_size=6, routing="structured", kept=0.5, score_init="kaiming").eval()
+    model.save(tmp_path / "model")
+    loaded = load_ctc_model(tmp_path / "model")
+    assert not router.routers(loaded)
+    with torch.no_grad():
+        assert (loaded(*batch()).logits[-1] - model(*batch()).logits[-1]).abs().max() <= 1e-5
+    assert sum(p.numel() for p in loaded.parameters()) < sum(
+        p.numel() for n, p in model.named_parameters() if "scores" not in n
+    )
+
+
+def test_bad_routing_options_are_named():
+    with pytest.raises(ValueError, match="'everything'"):
+        router.route_encoder(ContextEncoder(1, 8, 2, 16), select="everything")
+    with pytest.raises(ValueError, match="kept=1.5"):
+        router.route_encoder(ContextEncoder(1, 8, 2, 16), kept=1.5)
+    with pytest.raises(ValueError, match="'bogus'"):
+        CTCModel(small_encoder(), vocab_size=6, routing="bogus")
+
+
+def test_route_mini_yaml_runs(tiny_corpus, tmp_path):
+    tiny_encoder().save(tmp_path / "encoder")
+    out = tmp_path / "exp"
+    run_checked([sys.executable, str(FINETUNE / "train.py"), str(FINETUNE / "hparams" / "route_mini.yaml"),
+                 f"--data_folder={tiny_corpus / 'LibriSpeech'}", f"--output_folder={out}",
+                 f"--pretrained_encoder={tmp_path / 'encoder'}", "--number_of_epochs=1",
+                 "--routing=structured", "--kept=0.5"], tmp_path)
+    results = json.loads((out / "results.json").read_text())
+    assert {"WER", "CER"} <= set(results["test-clean"])
+    loaded = load_ctc_model(out / "model")  # folded: half of each block's hidden units
+    assert loaded.encoder.context.layers[0].ffn_in[1].out_features == 32
+
+
+def test_route_mini_runs_on_two_processes(tiny_corpus, tmp_path):
+    tiny_encoder().save(tmp_path / "encoder")
+    out = tmp_path / "exp"
+    run_checked([*torchrun_command(2), str(FINETUNE / "train.py"), str(FINETUNE / "hparams" / "route_mini.yaml"),
+                 f"--data_folder={tiny_corpus / 'LibriSpeech'}", f"--output_folder={out}",
+                 f"--pretrained_encoder={tmp_path / 'encoder'}", "--number_of_epochs=1",
+                 "--distributed_backend=gloo", "--device=cpu"], tmp_path)
+    assert json.loads((out / "cost_train.json").read_text())["extra"]["world_size"] == 2
+    assert list((out / "save").glob("CKPT+*"))
+
+
+@pytest.mark.slow
+def test_router_table_tiny(tiny_corpus, tmp_path):
+    tiny_encoder().save(tmp_path / "encoder")
+    out = tmp_path / "table"
+    cmd = [sys.executable, str(ROOT / "tools" / "router_table.py"), "--output", str(out), "--tiny",
+           "--data_folder", str(tiny_corpus / "LibriSpeech"), "--pretrained", str(tmp_path / "encoder")]
+    run = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
+    records = json.loads((out / "router.json").read_text())
+    modes = {r["mode"] for r in records}
+    assert {"weights", "router", "magnitude", "router_structured", "magnitude_structured"} <= modes
+    for record in records:
+        assert {"mode", "kept", "wer", "cer", "macs_per_audio_s", "cpu_rtf", "bytes"} <= set(record)
+    bench = json.loads((out / "router_bench.json").read_text())
+    assert bench["fold_max_abs_diff"] <= 1e-5 and bench["packed_mask_fraction"] <= 1 / 30
+    assert (out / "router.png").stat().st_size > 0 and "| router |" in (out / "router.md").read_text()

@@ -1,0 +1,123 @@
+"""Streaming SummaryMixing: chunk-by-chunk inference with a carried state equals the chunked,
+masked full-sequence forward of the same model (layer, encoder, whole CTC model)."""
+
+import pytest
+import torch
+
+from efficient_ssl.deploy.streaming import StreamingCTC, stream_log_probs
+from efficient_ssl.models import CTCModel, PretrainedEncoder
+from efficient_ssl.nnet.encoders import ContextEncoder
+from efficient_ssl.nnet.summary_mixing import MODES, SummaryMixing, chunk_context_mask
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("nhead", [1, 2])
+def test_summary_mixing_chunks_equal_masked_forward_on_padded_batch(mode, nhead):
+    torch.manual_seed(0)
+    layer = SummaryMixing(8, nhead=nhead, mode=mode, summary_out_dim=12 if mode.endswith("lite") else None).eval()
+    lengths, chunk = [11, 7], 3
+    x = torch.randn(2, 11, 8)
+    mask = torch.arange(11).unsqueeze(0) < torch.tensor(lengths).unsqueeze(1)
+    full = layer(x, mask, chunk_context_mask(11, chunk))
+    for b, length in enumerate(lengths):
+        state, outs = None, []
+        for start in range(0, length, chunk):
+            out, state = layer.forward_chunk(x[b : b + 1, start : min(start + chunk, length)], state)
+            outs.append(out)
+        torch.testing.assert_close(torch.cat(outs, dim=1)[0], full[b, :length], atol=1e-5, rtol=1e-5)
+        assert float(state[1]) == length  # the count carried across chunk boundaries
+
+
+def _stream_encoder(encoder, x, chunk):
+    state, outs = None, []
+    for piece in x.split(chunk, dim=1):
+        out, state = encoder.forward_chunk(piece, state)
+        outs.append(out)
+    return torch.cat(outs, dim=1), state
+
+
+@pytest.mark.parametrize(
+    "layer_type, conv_norm", [("conformer", "layernorm"), ("conformer", "batchnorm"), ("transformer", "layernorm")]
+)
+def test_encoder_chunks_equal_chunked_full_forward(layer_type, conv_norm):
+    torch.manual_seed(0)
+    encoder = ContextEncoder(
+        3, 16, 2, 32, layer_type=layer_type, kernel_size=5, conv_norm=conv_norm, chunk_size=4, causal=True
+    )
+    encoder.train()(torch.randn(2, 20, 16))  # batchnorm running statistics away from their init
+    encoder.eval()
+    x = torch.randn(1, 18, 16)  # the last chunk is partial
+    full, _ = encoder(x)
+    streamed, state = _stream_encoder(encoder, x, 4)
+    torch.testing.assert_close(streamed, full, atol=1e-5, rtol=1e-5)
+    # the state carries information across chunk boundaries: restarting it changes the output
+    restarted, _ = encoder.forward_chunk(x[:, 4:8])
+    assert not torch.allclose(restarted, full[:, 4:8], atol=1e-3)
+    # a padded batch gives the same real frames
+    padded, _ = encoder(torch.cat([x, torch.randn(1, 6, 16)], dim=1), torch.arange(24).unsqueeze(0) < 18)
+    torch.testing.assert_close(padded[:, :18], full, atol=1e-5, rtol=1e-5)
+
+
+def test_state_size_is_constant_in_stream_length():
+    torch.manual_seed(0)
+    encoder = ContextEncoder(2, 16, 2, 32, kernel_size=5, chunk_size=4, causal=True).eval()
+    _, short = _stream_encoder(encoder, torch.randn(1, 8, 16), 4)
+    _, long = _stream_encoder(encoder, torch.randn(1, 64, 16), 4)
+    sizes = lambda state: [t.numel() for layer in state for v in layer.values() for t in (v if isinstance(v, tuple) else (v,))]
+    assert sizes(short) == sizes(long)
+
+
+def test_streaming_needs_summary_mixing_and_causal_convolutions():
+    with pytest.raises(ValueError, match="SummaryMixing"):
+        ContextEncoder(1, 8, 2, 16, attention_type="regularMHA", chunk_size=4)
+    with pytest.raises(ValueError, match="causal=True"):
+        ContextEncoder(1, 8, 2, 16, kernel_size=3).forward_chunk(torch.randn(1, 4, 8))
+
+
+def _ctc_model(chunk_size: int) -> CTCModel:
+    torch.manual_seed(0)
+    encoder = PretrainedEncoder(
+        "raw_cnn",
+        {"num_layers": 2, "d_model": 16, "nhead": 2, "d_ffn": 32, "kernel_size": 5,
+         "chunk_size": chunk_size, "causal": True},
+        frontend_kwargs={"channels": 8, "normalize_signal": False},
+    )
+    return CTCModel(encoder, vocab_size=6).eval()
+
+
+def test_streaming_ctc_equals_offline_chunked_model():
+    """Without the per-utterance signal normalisation the frontend is exact per window, so the
+    streamed log-probs equal the offline forward of the same (chunked) model."""
+    model = _ctc_model(chunk_size=8)
+    wav = torch.randn(16000)  # 49 frames, 1 s
+    with torch.inference_mode():
+        offline = model(wav.unsqueeze(0), torch.ones(1)).logits[-1][0].log_softmax(dim=-1)
+    streamed, chunk_times = stream_log_probs(model, wav, chunk_ms=160, left_context_ms=200)
+    assert streamed.shape == offline.shape
+    torch.testing.assert_close(streamed, offline, atol=1e-4, rtol=1e-4)
+    assert len(chunk_times) == 7  # 16000 samples in chunks of 2560
+
+
+def test_streaming_ctc_refuses_downsampled_models():
+    encoder = PretrainedEncoder("mel_cnn", {"num_layers": 1, "d_model": 8, "nhead": 2, "d_ffn": 16, "causal": True})
+    with pytest.raises(ValueError, match="downsampl"):
+        StreamingCTC(CTCModel(encoder, 5, downsampling="avgpool", downsampling_factor=2))
+
+
+def test_dynamic_chunk_training_smoke():
+    torch.manual_seed(0)
+    encoder = ContextEncoder(2, 16, 2, 32, kernel_size=3, causal=True, chunk_size=4, dynamic_chunks=[0, 2, 4])
+    optimizer = torch.optim.SGD(encoder.parameters(), lr=0.01)
+    x, mask = torch.randn(2, 12, 16), torch.arange(12).unsqueeze(0) < torch.tensor([[12], [9]])
+    drawn = set()
+    for _ in range(3):
+        out, _ = encoder.train()(x, mask)
+        out[mask].pow(2).mean().backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    for _ in range(20):
+        drawn.add(encoder.dynamic_chunks[int(torch.randint(3, (1,), generator=encoder._chunk_draws))])
+    assert drawn == {0, 2, 4}
+    encoder.eval()  # eval uses chunk_size: streaming still equals the chunked forward
+    streamed, _ = _stream_encoder(encoder, x[:1], 4)
+    torch.testing.assert_close(streamed, encoder(x[:1])[0], atol=1e-5, rtol=1e-5)

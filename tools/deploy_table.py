@@ -1,0 +1,165 @@
+"""Deployment table of a fine-tuned CTC model, measured side by side in one run on CPU (1 thread):
+PyTorch fp32, ONNX fp32, ONNX int8 (onnxruntime dynamic quantisation) and streaming at several
+chunk sizes: CER / WER on test-clean, real-time factor, model bytes, per-chunk latency.
+
+Usage::
+
+    python tools/deploy_table.py --model <output_folder>/model --output DIR \\
+        [--data_folder data/mini/LibriSpeech] [--max_utterances 100] [--chunks_ms 160 320 640]
+
+Writes DIR/deploy_table.json, DIR/deploy_table.md, DIR/deploy_table.png (CER and RTF per
+variant; skipped without matplotlib) and the ONNX files into DIR. Streaming needs a
+streamable model (SummaryMixing, chunk_size > 0, causal convolutions); otherwise those rows are
+skipped. Needs the ``deploy`` extra.
+
+Authors
+ * efficient_ssl contributors 2026
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import soundfile
+import torch
+
+from efficient_ssl.brains.ctc import CTCDecoder
+from efficient_ssl.data.tokens import load_tokenizer
+from efficient_ssl.deploy.export import OnnxCTC, export_onnx, quantize_int8
+from efficient_ssl.deploy.streaming import stream_log_probs
+from efficient_ssl.models.asr import load_ctc_model
+from efficient_ssl.transcribe import find_tokenizer
+from plotting import pyplot
+
+
+def edit_distance(ref: list, hyp: list) -> int:
+    """Levenshtein distance of two token lists."""
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1]
+
+
+def read_test_set(folder: Path, limit: int) -> list[tuple[torch.Tensor, str]]:
+    """(waveform, transcript) pairs of a LibriSpeech-layout split, sorted by utterance id."""
+    pairs = []
+    for trans in sorted(folder.rglob("*.trans.txt")):
+        for line in trans.read_text(encoding="utf-8").splitlines():
+            uid, text = line.split(" ", 1)
+            audio = next(trans.parent.glob(uid + ".*"))
+            wav, _ = soundfile.read(audio, dtype="float32")
+            pairs.append((torch.from_numpy(wav), text.strip()))
+    return pairs[:limit]
+
+
+def score(texts: list[str], refs: list[str]) -> tuple[float, float]:
+    """CER and WER in percent."""
+    chars = sum(edit_distance(list(r), list(h)) for r, h in zip(refs, texts)) / sum(len(r) for r in refs)
+    words = sum(edit_distance(r.split(), h.split()) for r, h in zip(refs, texts)) / sum(len(r.split()) for r in refs)
+    return 100 * chars, 100 * words
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, type=Path)
+    parser.add_argument("--output", required=True, type=Path)
+    parser.add_argument("--data_folder", type=Path, default=Path("data/mini/LibriSpeech"))
+    parser.add_argument("--max_utterances", type=int, default=100)
+    parser.add_argument("--chunks_ms", type=float, nargs="+", default=[160, 320, 640])
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    args.output.mkdir(parents=True, exist_ok=True)
+    model = load_ctc_model(args.model)
+    decode = CTCDecoder(load_tokenizer(find_tokenizer(args.model)), "greedy")
+    data = read_test_set(args.data_folder / "test-clean", args.max_utterances)
+    refs = [text for _, text in data]
+    audio_s = sum(wav.numel() for wav, _ in data) / model.config["sample_rate"]
+    fp32 = export_onnx(model, args.output / "model.onnx")
+    int8 = quantize_int8(fp32, args.output / "model.int8.onnx")
+    torch_bytes = sum(p.numel() * p.element_size() for p in model.state_dict().values())
+
+    def pytorch(wav):
+        with torch.inference_mode():
+            return model(wav.unsqueeze(0), torch.ones(1)).logits[-1].log_softmax(dim=-1)
+
+    def full_context(wav):  # the same model, its summary over the whole utterance
+        context = model.encoder.context
+        chunk_size, context.chunk_size = context.chunk_size, 0
+        try:
+            return pytorch(wav)
+        finally:
+            context.chunk_size = chunk_size
+
+    chunked = getattr(model.encoder.context, "chunk_size", 0) > 0
+    rows = []
+    for name, run, size in (
+        *([("PyTorch fp32, full context", full_context, torch_bytes)] if chunked else []),
+        ("PyTorch fp32", pytorch, torch_bytes),
+        ("ONNX fp32", OnnxCTC(fp32, threads=1), fp32.stat().st_size),
+        ("ONNX int8", OnnxCTC(int8, threads=1), int8.stat().st_size),
+    ):
+        start, texts = time.perf_counter(), []
+        for wav, _ in data:
+            texts.append(decode(run(wav), torch.ones(1))[0])
+        seconds = time.perf_counter() - start
+        cer, wer = score(texts, refs)
+        rows.append({"model": name, "cer": cer, "wer": wer, "rtf": seconds / audio_s, "bytes": size})
+    max_diff = (OnnxCTC(fp32)(data[0][0]) - pytorch(data[0][0])).abs().max().item()
+    streamable = getattr(model.encoder.context, "causal", False) and model.downsampler is None
+    for chunk_ms in args.chunks_ms if streamable else []:
+        start, texts, chunk_times = time.perf_counter(), [], []
+        for wav, _ in data:
+            log_probs, times = stream_log_probs(model, wav, chunk_ms)
+            texts.append(decode(log_probs.unsqueeze(0), torch.ones(1))[0])
+            chunk_times += times
+        seconds = time.perf_counter() - start
+        cer, wer = score(texts, refs)
+        rows.append({
+            "model": f"streaming {chunk_ms:.0f} ms", "cer": cer, "wer": wer, "rtf": seconds / audio_s,
+            "bytes": torch_bytes, "chunk_ms_mean": 1000 * sum(chunk_times) / len(chunk_times),
+            "chunk_ms_max": 1000 * max(chunk_times),
+        })
+    result = {
+        "model": str(args.model), "utterances": len(data), "audio_s": audio_s, "threads": 1,
+        "onnx_fp32_max_abs_log_prob_diff": max_diff, "rows": rows,
+    }
+    (args.output / "deploy_table.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
+    lines = [
+        f"{len(data)} test-clean utterances ({audio_s:.0f} s), CPU, 1 thread, greedy CTC. "
+        f"ONNX fp32 vs PyTorch, max |log-prob difference| on the first utterance: {max_diff:.1e}.", "",
+        "| model | CER % | WER % | RTF | MB | chunk compute ms (mean / max) |", "|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        chunk = f"{row['chunk_ms_mean']:.1f} / {row['chunk_ms_max']:.1f}" if "chunk_ms_mean" in row else "-"
+        lines.append(
+            f"| {row['model']} | {row['cer']:.1f} | {row['wer']:.1f} | {row['rtf']:.4f} | {row['bytes'] / 1e6:.2f} | {chunk} |"
+        )
+    (args.output / "deploy_table.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    plot(rows, args.output / "deploy_table.png")
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Two bar charts side by side: CER and real-time factor of every variant."""
+    try:
+        plt = pyplot()
+    except ImportError as error:
+        print(f"deploy_table: no figure ({error})")
+        return
+    names = [row["model"] for row in rows]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, key, label in ((axes[0], "cer", "CER %"), (axes[1], "rtf", "real-time factor (1 thread)")):
+        axis.barh(names, [row[key] for row in rows])
+        axis.set_xlabel(label)
+        axis.invert_yaxis()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
