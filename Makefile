@@ -31,6 +31,7 @@ mini: $(STAMP)
 		--data_folder $(DATA)/LibriSpeech --output_folder $(OUT) $(ARGS)
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 # Includes the tests marked `slow` (kept out of CI).

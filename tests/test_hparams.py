@@ -95,10 +95,12 @@ def test_flattened_variant_reloads_as_the_same_hparams(tmp_path):
 )
 def test_every_recipe_yaml_loads(tmp_path, yaml_file):
     overrides = {"data_folder": str(tmp_path), "output_folder": str(tmp_path / "out")}
-    if "pretrained_encoder:" in resolve_variant(yaml_file).base_text:
-        tiny = {"num_layers": 1, "d_model": 8, "nhead": 2, "d_ffn": 16}
-        PretrainedEncoder("mel_cnn", tiny, frontend_kwargs={"channels": 8}).save(tmp_path / "encoder")
-        overrides["pretrained_encoder"] = str(tmp_path / "encoder")
+    base_text = resolve_variant(yaml_file).base_text
+    for key in ("pretrained_encoder", "teacher"):  # encoder folders the recipes are given
+        if f"{key}:" in base_text:
+            tiny = {"num_layers": 1, "d_model": 8, "nhead": 2, "d_ffn": 16}
+            PretrainedEncoder("mel_cnn", tiny, frontend_kwargs={"channels": 8}).save(tmp_path / "encoder")
+            overrides[key] = str(tmp_path / "encoder")
     hparams = load_hparams(yaml_file, overrides)
     assert hparams["data_folder"] == str(tmp_path)
     assert hparams["save_folder"] == str(tmp_path / "out" / "save")

@@ -39,16 +39,16 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import speechbrain as sb
 import torch
-from plotting import pyplot
 
 from efficient_ssl.data import make_dataset
 from efficient_ssl.efficiency import Timer, measure
 from efficient_ssl.models import load_ctc_model, load_pretrained_encoder
+from plotting import pyplot
 
 ROOT = Path(__file__).resolve().parents[1]
 FINETUNE = ROOT / "recipes" / "LibriSpeech" / "finetune"
@@ -259,7 +259,8 @@ def summarise(args, runs, costs: dict[str, dict]) -> list[dict]:
 
 def table(records: list[dict]) -> str:
     lines = [
-        "| strategy | factor | seeds | WER | CER | CER vs baseline | MMACs / audio s | MACs ratio | CPU RTF | time ratio | peak MiB |",
+        "| strategy | factor | seeds | WER | CER | CER vs baseline | MMACs / audio s | MACs ratio | CPU RTF | time ratio "
+        "| peak MiB |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
@@ -285,7 +286,8 @@ def targets(records: list[dict]) -> list[str]:
     up = by_spec.get("conv:4+up")
     if up and "cer_delta" in up:
         ok = up["cer"] < 90.0 and up["cer_delta"] <= 10.0
-        lines.append(f"conv:4+up CER {up['cer']:.2f} ({up['cer_delta']:+.2f} vs baseline), no collapse: {'PASS' if ok else 'FAIL'}")
+        verdict = "PASS" if ok else "FAIL"
+        lines.append(f"conv:4+up CER {up['cer']:.2f} ({up['cer_delta']:+.2f} vs baseline), no collapse: {verdict}")
     if "baseline" in by_spec and "scratch" in by_spec:
         pre, scr = by_spec["baseline"]["cer"], by_spec["scratch"]["cer"]
         lines.append(f"pretrained CER {pre:.2f} < scratch CER {scr:.2f}: {'PASS' if pre < scr else 'FAIL'}")

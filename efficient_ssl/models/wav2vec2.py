@@ -27,8 +27,9 @@ Authors
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 import torch
 from speechbrain.lobes.models.transformer.Transformer import PositionalEncoding

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import abc
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from speechbrain.lobes.features import Fbank
