@@ -366,3 +366,29 @@ class Brain(sb.Brain):
         if folder is not None and sb.utils.distributed.if_main_process():
             path = report.save(Path(folder))
             logger.info("%s (%s)", report.summary(), path)
+
+
+class StepwiseBrain(Brain):
+    """A Brain scheduled per optimiser step that logs statistics accumulated over each step
+    (wav2vec 2.0 pretraining, the sustainable model, distillation).
+
+    ``hparams.lr_scheduler(optimizer, num_updates)`` sets the rate of the optimiser step a batch
+    completes; subclasses define ``_reset_statistics``, called at the start of every stage and
+    when a non-finite step is skipped (its statistics are dropped).
+    """
+
+    def _reset_statistics(self) -> None:
+        raise NotImplementedError
+
+    def on_stage_start(self, stage, epoch=None) -> None:
+        """Resets the accumulated statistics."""
+        self._reset_statistics()
+
+    def on_fit_batch_skipped(self) -> None:
+        """A non-finite step was skipped: its statistics are dropped."""
+        self._reset_statistics()
+
+    def on_fit_batch_start(self, batch, should_step: bool) -> None:
+        """Sets the learning rate of the optimiser step this batch completes."""
+        if should_step:
+            self.hparams.lr_scheduler(self.optimizer, self.optimizer_step + 1)

@@ -31,7 +31,7 @@ from typing import Any
 import speechbrain as sb
 import torch
 
-from efficient_ssl.brains.base import Brain
+from efficient_ssl.brains.base import StepwiseBrain
 from efficient_ssl.brains.distributed import sum_over_ranks
 from efficient_ssl.brains.pretrain import show_on_progress_bar
 from efficient_ssl.models.distill import (
@@ -76,7 +76,7 @@ def load_distill_modules(hparams: Mapping[str, Any]) -> dict[str, torch.nn.Modul
     return {"distiller": distiller, "teacher": teacher}
 
 
-class DistillBrain(Brain):
+class DistillBrain(StepwiseBrain):
     """Trains ``modules.distiller`` on targets of ``modules.teacher`` (see the module docstring).
 
     The batch needs ``id`` and ``sig`` (padded waveforms (B, S), relative lengths (B,)).
@@ -122,25 +122,12 @@ class DistillBrain(Brain):
             self.step_loss += float(predictions.loss.detach()) * frames
         return predictions.loss
 
-    def on_stage_start(self, stage, epoch=None) -> None:
-        """Resets the accumulated statistics."""
-        self._reset_statistics()
-
     def _reset_statistics(self) -> None:
         num_heads = len(self.unwrapped("teacher").layers)
         self.frames = 0
         self.l1 = torch.zeros(num_heads)  # sums over frames, per head
         self.cos = torch.zeros(num_heads)
         self.step_loss = 0.0
-
-    def on_fit_batch_skipped(self) -> None:
-        """A non-finite step was skipped: its statistics are dropped."""
-        self._reset_statistics()
-
-    def on_fit_batch_start(self, batch, should_step: bool) -> None:
-        """Sets the learning rate of the optimiser step this batch completes."""
-        if should_step:
-            self.hparams.lr_scheduler(self.optimizer, self.optimizer_step + 1)
 
     def _stats(self, frames: float, l1: torch.Tensor, cos: torch.Tensor) -> dict[str, float]:
         layers = self.unwrapped("teacher").layers

@@ -31,7 +31,7 @@ import speechbrain as sb
 import torch
 from tqdm import tqdm
 
-from efficient_ssl.brains.base import Brain
+from efficient_ssl.brains.base import StepwiseBrain
 from efficient_ssl.brains.distributed import sum_over_ranks
 from efficient_ssl.models.wav2vec2 import PretrainOutput, Wav2Vec2Pretrainer
 
@@ -114,7 +114,7 @@ def show_on_progress_bar(text: str) -> None:
         bar.set_description_str(text, refresh=False)
 
 
-class PretrainBrain(Brain):
+class PretrainBrain(StepwiseBrain):
     """Pretrains a ``Wav2Vec2Pretrainer`` held in ``modules.wav2vec2``.
 
     The batch needs ``sig``: padded waveforms (B, S) and relative lengths (B,), as given by
@@ -146,23 +146,10 @@ class PretrainBrain(Brain):
         self.model.update_temperature(self.optimizer_step)
         self.train_stats = None
 
-    def on_stage_start(self, stage, epoch=None) -> None:
-        """Resets the accumulated statistics."""
-        self._reset_statistics()
-
     def _reset_statistics(self) -> None:
         self.masked_frames = 0
         self.correct = 0.0
         self.step_loss = 0.0
-
-    def on_fit_batch_skipped(self) -> None:
-        """A non-finite step was skipped: its statistics are dropped."""
-        self._reset_statistics()
-
-    def on_fit_batch_start(self, batch, should_step: bool) -> None:
-        """Sets the learning rate of the optimiser step this batch completes."""
-        if should_step:
-            self.hparams.lr_scheduler(self.optimizer, self.optimizer_step + 1)
 
     def on_fit_batch_end(self, batch, outputs: PretrainOutput, loss, should_step: bool) -> None:
         """After an optimiser step: decays the temperature, shows and logs the step statistics."""

@@ -29,7 +29,7 @@ import speechbrain as sb
 import torch
 import torch.nn.functional as F
 
-from efficient_ssl.brains.base import Brain
+from efficient_ssl.brains.base import StepwiseBrain
 from efficient_ssl.brains.distributed import sum_over_ranks
 from efficient_ssl.brains.pretrain import show_on_progress_bar
 from efficient_ssl.models.sustainable import EMATeacher, SustainableOutput, frame_contrastive_loss
@@ -70,7 +70,7 @@ class OneCycleSchedule:
             group["lr"] = self.rate(num_updates)
 
 
-class SustainableBrain(Brain):
+class SustainableBrain(StepwiseBrain):
     """Pretrains ``modules.sustainable`` (student) against ``modules.teacher`` (EMA)."""
 
     @property
@@ -105,21 +105,11 @@ class SustainableBrain(Brain):
         self.train_stats = None
         self._ema_step = self.optimizer_step
 
-    def on_stage_start(self, stage, epoch=None) -> None:
-        self._reset_statistics()
-
     def _reset_statistics(self) -> None:
         self.frames = 0
         self.correct = 0.0
         self.agreement = 0.0
         self.step_loss = 0.0
-
-    def on_fit_batch_skipped(self) -> None:
-        self._reset_statistics()
-
-    def on_fit_batch_start(self, batch, should_step: bool) -> None:
-        if should_step:
-            self.hparams.lr_scheduler(self.optimizer, self.optimizer_step + 1)
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step: bool) -> None:
         """After an optimiser step: the EMA update of the teacher, then the step log."""
