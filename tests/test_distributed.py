@@ -232,6 +232,10 @@ TINY_CTC = ["--num_layers=1", "--d_model=32", "--frontend_channels=32", "--d_ffn
 TWO_PROCESS_RECIPES = {
     "commonvoice_pretrain": ("CommonVoice/pretrain", "wav2vec2_mini.yaml", "CommonVoice",
                              ["--total_steps=2", "--warmup_steps=1", *TINY_CTC]),
+    "commonvoice_sustainable": ("CommonVoice/pretrain", "sustainable_mini.yaml", "CommonVoice",
+                                ["--total_steps=2", "--stem_channels=[16, 24, 24, 48, 32]", "--stem_nhead=2",
+                                 "--stem_d_ffn=48", "--d_model=32", "--num_layers=1", "--nhead=2", "--d_ffn=64",
+                                 "--final_dim=16", "--num_negatives=10"]),
     "commonvoice_finetune": ("CommonVoice/finetune", "multilingual_mini.yaml", "CommonVoice",
                              ["--number_of_epochs=1", "--bpe_vocab_size=40", *TINY_CTC]),
     "librispeech_probe": ("LibriSpeech/probe", "linear_mini.yaml", "LibriSpeech",

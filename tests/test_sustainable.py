@@ -1,19 +1,24 @@
 """Sustainable student-teacher SSL (paper 3): EMA teacher, progressive downsampling, learning,
-the cost table and the recipe (one process, every YAML, two processes)."""
+the cost table and the recipes (one process, every YAML of LibriSpeech and Common Voice, two
+processes)."""
 
 import json
 import sys
+from io import StringIO
 from pathlib import Path
 
 import pytest
+import ruamel.yaml
 import torch
 
 from conftest import run_checked, torchrun_command
+from efficient_ssl.hparams import compose
 from efficient_ssl.models import CTCModel, PretrainedEncoder, load_pretrained_encoder
 from efficient_ssl.models.sustainable import EMATeacher, SustainablePretrainer, frame_contrastive_loss
 
 ROOT = Path(__file__).parents[1]
 PRETRAIN = ROOT / "recipes" / "LibriSpeech" / "pretrain"
+CV_PRETRAIN = ROOT / "recipes" / "CommonVoice" / "pretrain"
 sys.path.insert(0, str(ROOT / "tools"))
 import cost_table  # noqa: E402
 
@@ -135,16 +140,22 @@ TINY_OVERRIDES = ["--stem_channels=[16, 24, 24, 48, 32]", "--stem_nhead=2", "--s
                   "--num_layers=1", "--nhead=2", "--d_ffn=64", "--final_dim=16", "--num_negatives=10"]
 
 
-@pytest.mark.parametrize("yaml, extra", [
-    ("sustainable_mini.yaml", ["--total_steps=3", "--attention_type=SummaryMixing"]),
-    pytest.param("sustainable_base.yaml", ["--total_steps=2", "--precision=fp32", "--max_batch_length_s=20",
-                               "--grad_accumulation_factor=1", "--num_workers=0", "--num_buckets=5", *TINY_OVERRIDES],
+BASE_ON_CPU = ["--total_steps=2", "--precision=fp32", "--max_batch_length_s=20", "--grad_accumulation_factor=1",
+               "--num_workers=0", "--num_buckets=5", *TINY_OVERRIDES]
+
+
+@pytest.mark.parametrize("recipe, yaml, extra", [
+    ("LibriSpeech", "sustainable_mini.yaml", ["--total_steps=3", "--attention_type=SummaryMixing"]),
+    pytest.param("LibriSpeech", "sustainable_base.yaml", BASE_ON_CPU,
                  marks=pytest.mark.slow),  # the mini YAML is a variant of it: same code, other keys
+    ("CommonVoice", "sustainable_mini.yaml", ["--total_steps=2", *TINY_OVERRIDES]),
+    pytest.param("CommonVoice", "sustainable_base.yaml", BASE_ON_CPU, marks=pytest.mark.slow),
 ])
-def test_every_sustainable_yaml_runs_and_leaves_a_loadable_encoder(yaml, extra, tiny_corpus, tmp_path):
+def test_every_sustainable_yaml_runs_and_leaves_a_loadable_encoder(recipe, yaml, extra, tiny_corpus, tmp_path):
     out = tmp_path / "exp"
-    run_checked([sys.executable, str(PRETRAIN / "train.py"), str(PRETRAIN / "hparams" / yaml),
-                 f"--data_folder={tiny_corpus / 'LibriSpeech'}", f"--output_folder={out}", *extra], tmp_path)
+    folder = ROOT / "recipes" / recipe / "pretrain"
+    run_checked([sys.executable, str(folder / "train.py"), str(folder / "hparams" / yaml),
+                 f"--data_folder={tiny_corpus / recipe}", f"--output_folder={out}", *extra], tmp_path)
     checkpoint = sorted((out / "save").glob("CKPT+*"))[-1]
     assert (checkpoint / "teacher.ckpt").is_file() and (checkpoint / "encoder_config.json").is_file()
     assert "valid agreement" in (out / "train_log.txt").read_text()
@@ -166,3 +177,22 @@ def test_sustainable_recipe_runs_on_two_processes(tiny_corpus, tmp_path):
     checkpoint = sorted((out / "save").glob("CKPT+*"))[-1]
     assert (checkpoint / "teacher.ckpt").is_file() and (checkpoint / "random_state.rank1.ckpt").is_file()
     assert "steps: 2" in (out / "train_log.txt").read_text()
+
+
+def yaml_text(value) -> str:
+    """A YAML value as text, tags (!new, !ref) included: equal text, equal hparams."""
+    stream = StringIO()
+    ruamel.yaml.YAML().dump({"value": value}, stream)
+    return stream.getvalue()
+
+
+def test_common_voice_trains_the_librispeech_sustainable_model():
+    """Common Voice's sustainable YAMLs change paths and data only: the rest (the shared fragments) is LibriSpeech's."""
+    paths_and_data = {"data_folder", "output_folder", "languages", "splits", "train_csv", "valid_csv"}
+    for size in ("base", "mini"):
+        librispeech = compose(PRETRAIN / "hparams" / f"sustainable_{size}.yaml")
+        common_voice = compose(CV_PRETRAIN / "hparams" / f"sustainable_{size}.yaml")
+        assert set(common_voice) - paths_and_data == set(librispeech) - paths_and_data
+        for key in set(librispeech) - paths_and_data:
+            assert yaml_text(common_voice[key]) == yaml_text(librispeech[key]), (size, key)
+    assert compose(CV_PRETRAIN / "hparams" / "sustainable_base.yaml")["languages"] == ["cy", "eu"]

@@ -8,6 +8,12 @@ Two comparisons, measured side by side in one run at 5, 10, 20, 30 and 60 s per 
    ``efficient_ssl.models.PretrainedEncoder`` with SummaryMixing, regularMHA
    (scaled_dot_product_attention) or speechbrain_mha (SpeechBrain's MHSA, which materialises the
    T x T attention). Step: forward, mean-square loss on the output, backward, AdamW step.
+   With ``--checkpointing`` both mixers are also measured the other way round, so that each
+   runs with and without activation checkpointing: SummaryMixing recomputes its activations in
+   the backward pass by default (``SummaryMixing(recompute=True)``) and ``SummaryMixing_no_ckpt``
+   stores them; regularMHA stores them and ``regularMHA_ckpt`` wraps every layer's attention in
+   ``torch.utils.checkpoint`` (the same scope: the mixer alone). A second table gives the
+   with / without ratios of each mixer and SummaryMixing / regularMHA with both settings alike.
 2. Full wav2vec 2.0 pretraining step (span masking, Gumbel quantiser, 100 negatives,
    contrastive + diversity loss, backward, AdamW step), since the encoder step above leaves
    out the pretraining heads:
@@ -31,6 +37,7 @@ Writes DIR/benchmark_encoders.json (one record per model and length), DIR/benchm
 comparison's reference (regularMHA, regularMHA_w2v2) and the goals with PASS/FAIL.
 
 Usage: python tools/benchmark_encoders.py --output DIR [--quick] [--repeats N] [--seconds 5 10 ...] [--floor]
+    [--checkpointing] [--models SummaryMixing regularMHA ...] [--threads N]
 """
 
 import argparse
@@ -53,6 +60,7 @@ from speechbrain.lobes.models.wav2vec import (
 )
 from speechbrain.nnet.losses import ContrastiveLoss
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from efficient_ssl.efficiency import (
     PeakMemory,
@@ -69,8 +77,17 @@ MIXERS = ("SummaryMixing", "regularMHA", "speechbrain_mha")
 OURS_W2V2, SPEECHBRAIN_W2V2 = "regularMHA_w2v2", "speechbrain_w2v2"
 MODELS = MIXERS + (OURS_W2V2, SPEECHBRAIN_W2V2)
 NO_MIXER = "no_mixer"  # --floor: the encoder step with a mixer that costs nothing
+# --checkpointing: both mixers with and without activation checkpointing.
+# name -> (attention_type, activations recomputed in the backward pass)
+CHECKPOINTING = {
+    "SummaryMixing": ("SummaryMixing", True),
+    "SummaryMixing_no_ckpt": ("SummaryMixing", False),
+    "regularMHA": ("regularMHA", False),
+    "regularMHA_ckpt": ("regularMHA", True),
+}
+CHECKPOINTING_VARIANTS = ("SummaryMixing_no_ckpt", "regularMHA_ckpt")
 REFERENCE = {
-    **{mixer: "regularMHA" for mixer in MIXERS + (NO_MIXER,)},
+    **{mixer: "regularMHA" for mixer in MIXERS + CHECKPOINTING_VARIANTS + (NO_MIXER,)},
     OURS_W2V2: OURS_W2V2,
     SPEECHBRAIN_W2V2: OURS_W2V2,
 }
@@ -104,9 +121,31 @@ class NoMixer(nn.Module):
         return x
 
 
-def build_encoder(attention_type: str, max_seconds: float) -> PretrainedEncoder:
-    """The mini encoder with the given mixer (or ``NO_MIXER``); the same seed gives the same
-    shared weights."""
+class Recomputed(nn.Module):
+    """A token mixer whose activations are recomputed in the backward pass
+    (``torch.utils.checkpoint``) when training with gradients: only its inputs are kept.
+
+    Arguments
+    ---------
+    mixer : nn.Module
+        Maps (x (B, T, d_model), mask (B, T) or None) to (B, T, d_model).
+    """
+
+    def __init__(self, mixer: nn.Module):
+        super().__init__()
+        self.mixer = mixer
+
+    def forward(self, x: torch.Tensor, *args: torch.Tensor | None) -> torch.Tensor:
+        """x (B, T, d_model), then the mixer's other arguments -> (B, T, d_model)."""
+        if self.training and torch.is_grad_enabled():
+            return checkpoint(self.mixer, x, *args, use_reentrant=False)
+        return self.mixer(x, *args)
+
+
+def build_encoder(model: str, max_seconds: float) -> PretrainedEncoder:
+    """The mini encoder with the mixer of ``model``: one of ``MIXERS``, ``NO_MIXER`` or a
+    checkpointing variant (``CHECKPOINTING``); the same seed gives the same shared weights."""
+    attention_type, recompute = CHECKPOINTING.get(model, (model, None))
     torch.manual_seed(0)
     encoder = PretrainedEncoder(
         "mel_cnn",
@@ -115,10 +154,22 @@ def build_encoder(attention_type: str, max_seconds: float) -> PretrainedEncoder:
         input_dropout=INPUT_DROPOUT,
         max_len=max_frames(max_seconds),
     ).train()
-    if attention_type == NO_MIXER:
-        for layer in encoder.context.layers:
+    for layer in encoder.context.layers:
+        if attention_type == NO_MIXER:
             layer.mixer = NoMixer()
+        elif attention_type == "SummaryMixing" and recompute is not None:
+            layer.mixer.recompute = recompute
+        elif recompute:
+            layer.mixer = Recomputed(layer.mixer)
     return encoder
+
+
+def recomputes(model: str) -> bool | None:
+    """Whether the encoder step of ``model`` recomputes its mixer's activations; None for the
+    full pretraining steps and ``NO_MIXER``."""
+    if model in CHECKPOINTING:
+        return CHECKPOINTING[model][1]
+    return False if model == "speechbrain_mha" else None
 
 
 class SpeechBrainWav2Vec2(nn.Module):
@@ -253,6 +304,7 @@ def measure_length(steps: dict[str, Step], seconds: float, repeats: int) -> list
             "step_peak_alloc_mb": round(memory.peak_mb, 1),
             "flops": flops,
             "params": count_parameters(step.model),
+            "activation_checkpointing": recomputes(mixer),
             "step_times_s": [],
         }
     for _ in range(repeats):
@@ -313,18 +365,44 @@ def table(records: list[dict]) -> str:
     """Text table: one row per length and model (median and min step time), ratios ("x ref") to
     the reference of the model's comparison (``REFERENCE``)."""
     lines = [
-        f"{'seconds':>7} {'mixer':<16} {'step s':>8} {'(min)':>7} {'x ref':>6} "
+        f"{'seconds':>7} {'mixer':<21} {'step s':>8} {'(min)':>7} {'x ref':>6} "
         f"{'peak MB':>9} {'x ref':>6} {'GFLOPs':>8} {'x ref':>6}"
     ]
     for r in records:
         s, m = r["seconds"], r["mixer"]
-        ref = REFERENCE[m]
-        lines.append(
-            f"{s:>7g} {m:<16} {r['step_time_s']:>8.3f} {r['step_time_min_s']:>7.3f} "
-            f"{ratio(records, 'step_time_s', s, m, ref):>6.2f} "
-            f"{r['peak_mem_mb']:>9.1f} {ratio(records, 'peak_mem_mb', s, m, ref):>6.2f} "
-            f"{r['flops'] / 1e9:>8.1f} {ratio(records, 'flops', s, m, ref):>6.2f}"
+        time, memory, flops = (
+            format_ratio(ratio(records, key, s, m, REFERENCE[m])) for key in ("step_time_s", "peak_mem_mb", "flops")
         )
+        lines.append(
+            f"{s:>7g} {m:<21} {r['step_time_s']:>8.3f} {r['step_time_min_s']:>7.3f} {time} "
+            f"{r['peak_mem_mb']:>9.1f} {memory} {r['flops'] / 1e9:>8.1f} {flops}"
+        )
+    return "\n".join(lines)
+
+
+def format_ratio(value: float | None) -> str:
+    """A ratio in 6 columns; n/a when its reference was not measured."""
+    return f"{'n/a':>6}" if value is None else f"{value:>6.2f}"
+
+
+def checkpointing_table(records: list[dict]) -> str:
+    """Both mixers with and without activation checkpointing, side by side: the with / without
+    ratios of each mixer, and SummaryMixing / regularMHA with both mixers set alike."""
+    pairs = [
+        ("SummaryMixing", "SummaryMixing_no_ckpt", "SummaryMixing ckpt / no ckpt"),
+        ("regularMHA_ckpt", "regularMHA", "regularMHA ckpt / no ckpt"),
+        ("SummaryMixing_no_ckpt", "regularMHA", "SummaryMixing / regularMHA, neither ckpt"),
+        ("SummaryMixing", "regularMHA_ckpt", "SummaryMixing / regularMHA, both ckpt"),
+        ("SummaryMixing", "regularMHA", "SummaryMixing / regularMHA, as built (SM ckpt)"),
+    ]
+    lines = [f"{'seconds':>7} {'ratio':<47} {'time':>6} {'peak MB':>7} {'FLOPs':>6}"]
+    for length in sorted({r["seconds"] for r in records}):
+        for model, reference, label in pairs:
+            time, memory, flops = (
+                ratio(records, key, length, model, reference) for key in ("step_time_s", "peak_mem_mb", "flops")
+            )
+            if None not in (time, memory, flops):
+                lines.append(f"{length:>7g} {label:<47} {time:>6.2f} {memory:>7.2f} {flops:>6.2f}")
     return "\n".join(lines)
 
 
@@ -335,7 +413,7 @@ def plot(records: list[dict], path: Path) -> None:
     figure, axes = plt.subplots(1, 2, figsize=(11, 4.5))
     for model in dict.fromkeys(r["mixer"] for r in records):
         rows = [r for r in records if r["mixer"] == model]
-        style = {NO_MIXER: ":"}.get(model, "-" if model in MIXERS else "--")
+        style = {NO_MIXER: ":"}.get(model, "-" if model in MIXERS else "-." if model in CHECKPOINTING else "--")
         for axis, key in zip(axes, ("step_time_s", "peak_mem_mb")):
             axis.plot([r["seconds"] for r in rows], [r[key] for r in rows], style, marker="o", label=model)
     lengths = sorted({r["seconds"] for r in records})
@@ -348,7 +426,11 @@ def plot(records: list[dict], path: Path) -> None:
         axis.set_ylabel(label)
         axis.grid(True, which="both", alpha=0.3)
         axis.legend()
-    figure.suptitle("One training step, 6-layer Conformer d_model 256: encoder (solid), full wav2vec 2.0 (dashed)")
+    figure.suptitle(
+        "One training step, 6-layer Conformer d_model 256: encoder (solid; dash-dot: other checkpointing), "
+        "full wav2vec 2.0 (dashed)",
+        fontsize="medium",
+    )
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
@@ -378,6 +460,15 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
         help=f"also time the encoder step with a mixer that costs nothing ({NO_MIXER!r}): the floor of any mixer",
     )
     parser.add_argument(
+        "--checkpointing", action="store_true",
+        help="also time SummaryMixing without activation checkpointing and regularMHA with it "
+        f"({', '.join(CHECKPOINTING_VARIANTS)}): both mixers both ways, with ratios",
+    )
+    parser.add_argument(
+        "--models", nargs="+", choices=MODELS, default=list(MODELS), metavar="MODEL",
+        help=f"models to time (default: all of {', '.join(MODELS)}); --floor and --checkpointing add theirs",
+    )
+    parser.add_argument(
         "--threads", type=int, default=None,
         help="torch threads (default: torch's default); 1 gives steadier timings on a shared CPU",
     )
@@ -394,7 +485,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     keep_freed_cpu_memory()  # as Brain.fit does on CPU: steps reuse freed memory
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} threads; lengths {seconds} s, {repeats} repeats")
-    records = run(seconds, repeats, MODELS + ((NO_MIXER,) if args.floor else ()))
+    models = [*args.models, *(CHECKPOINTING_VARIANTS if args.checkpointing else ()), *((NO_MIXER,) if args.floor else ())]
+    records = run(seconds, repeats, list(dict.fromkeys(models)))
     for record in records:
         record["threads"] = threads
     json_path = args.output / "benchmark_encoders.json"
@@ -402,10 +494,13 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     plot(records, args.output / "benchmark_encoders.png")
 
     print(table(records))
+    if args.checkpointing:
+        print("Activation checkpointing (the mixer's activations recomputed in the backward pass):")
+        print(checkpointing_table(records))
     print("Goals:")
     for description, value, bound in goals(records):
         if value is None:
-            print(f"  n/a   {description} <= {bound} (length not measured)")
+            print(f"  n/a   {description} <= {bound} (model or length not measured)")
         else:
             print(f"  {'PASS' if value <= bound else 'FAIL'}  {description}: {value:.2f} (<= {bound})")
     for length in (20, 60) if args.floor else ():

@@ -27,6 +27,7 @@ from torch.utils.checkpoint import checkpoint
 from efficient_ssl.nnet.fast_ops import apply_keep_mask, dropout_keep_mask
 
 MODES = ("SummaryMixing", "SummaryMixing-lite", "SummaryMixing-fast")
+SUMMARY_DROPOUTS = ("utterance", "frame")
 
 
 class ParallelLinear(nn.Module):
@@ -200,14 +201,51 @@ class SummaryMixing(nn.Module):
 
     With ``nhead > 1`` every layer of f and s is block-diagonal (one weight per chunk of
     features); the combiner stays dense. Biases start at zero. Dropout "on the
-    concatenation" is applied to the local and summary parts separately; the summary gets
-    one dropout mask per utterance, since it is one vector per utterance.
+    concatenation" is applied to the local and summary parts separately.
 
     During training with gradients enabled and ``recompute`` True, the layer is recomputed
     in the backward pass (``torch.utils.checkpoint``): only its input and the dropout masks
     (bool, drawn before, so recomputing draws nothing) stay in memory, at the price of one
     more forward pass of this cheap layer. That keeps its training memory below that of
-    multi-head self-attention, whose flash kernels also keep only O(T) tensors.
+    multi-head self-attention stored without checkpointing, whose flash kernels also keep only
+    O(T) tensors (0.91x at 60 s in tools/benchmark_encoders.py; 1.12x without recomputing, and
+    1.00x when the attention is checkpointed too: recipes/LibriSpeech/pretrain/BENCHMARK.md).
+
+    Differences from the authors' published code (SamsungLabs/SummaryMixing,
+    ``speechbrain/nnet/summary_mixing.py``). In eval mode, mode ``"SummaryMixing"`` with
+    global context gives the same output as theirs for the same weights; the differences
+    are:
+
+    - Summary dropout, training only. Default ``summary_dropout="utterance"``: one mask per
+      utterance on the summary vector. Theirs repeats the summary over time before dropout
+      on the concatenation, so each frame gets its own mask: ``summary_dropout="frame"``.
+      Reason for the default: the summary term of the combiner stays one row per utterance
+      (``W_s s + b``, broadcast), so neither the (B, T, S) repeated summary, its mask nor
+      its (B, T, d_model) product exists. Every element is still kept with probability
+      1 - p and the local part keeps its per-frame mask; only the correlation of the summary's
+      mask across frames differs. With a restricted ``context_mask`` the summary differs
+      per frame anyway and the mask is per frame in both settings.
+    - Mode ``"SummaryMixing-fast"`` with ``nhead > 1``: ours is block-diagonal, like f and s
+      in the full mode, and keeps both LayerNorms; theirs ignores ``nhead`` (one dense
+      projection) and has no LayerNorm. Reason: here the fast mode is the full mode with
+      single-layer f and s (whose first layers the full mode fuses anyway), so it differs
+      from it in depth only and keeps its normalisation and 1 / nhead projection cost.
+      Theirs is ``nhead=1, layer_norm=False`` (their two halves are both
+      ``local_proj_out_dim`` wide: set ``summary_out_dim`` equal to it).
+    - Mode ``"SummaryMixing-lite"``: ours normalises the summary (LayerNorm) and projects it
+      to ``d_model`` when ``summary_out_dim`` differs; theirs has neither (it requires
+      ``summary_out_dim == d_model``). Reason: all modes share one normalised summary path
+      (also :meth:`forward_chunk`'s), and the vector added to the residual stream at every
+      frame has a bounded scale. Theirs is ``layer_norm=False`` with ``summary_out_dim``
+      equal to ``d_model``.
+    - Restricted context: the mean of a row counts only valid frames of that row, so a full
+      ``context_mask`` gives the global mean and padding never changes valid outputs; theirs
+      divides by the row's size, padded frames included.
+    - Initialisation: ``nn.Linear``'s default bound per head and zero biases everywhere;
+      theirs, with ``nhead > 1``, draws the block-diagonal weights with a bound from
+      fan_in = (in / H) x (out / H) and their biases at random. Output size: ``d_model``
+      (theirs: ``summary_out_dim``, which they set to ``d_model``). Their
+      ``"SummaryMixing-expdecay"`` mode (exponentially decaying context) is not implemented.
 
     Arguments
     ---------
@@ -231,6 +269,11 @@ class SummaryMixing(nn.Module):
         Dropout on the input of the combiner.
     recompute : bool
         Recompute activations in the backward pass instead of storing them.
+    summary_dropout : str
+        ``"utterance"`` (one dropout mask per utterance on the summary) or ``"frame"`` (one
+        per frame, as the authors' code).
+    layer_norm : bool
+        LayerNorm on the local branch and on the summary (the authors' ``use_layernorm``).
 
     Example
     -------
@@ -254,12 +297,19 @@ class SummaryMixing(nn.Module):
         mode: str = "SummaryMixing",
         dropout: float = 0.1,
         recompute: bool = True,
+        summary_dropout: str = "utterance",
+        layer_norm: bool = True,
     ):
         super().__init__()
         if mode not in MODES:
             raise ValueError(f"SummaryMixing: unknown mode {mode!r}; use one of {MODES}")
         if isinstance(local_proj_hid_dim, int) or isinstance(summary_hid_dim, int):
             raise TypeError("SummaryMixing: hidden sizes are lists, e.g. local_proj_hid_dim=[512]")
+        if summary_dropout not in SUMMARY_DROPOUTS:
+            raise ValueError(
+                f"SummaryMixing: unknown summary_dropout {summary_dropout!r}; use one of {SUMMARY_DROPOUTS}"
+            )
+        self.summary_dropout = summary_dropout
         self.nhead = nhead
         self.recompute = recompute
         self.dropout = dropout
@@ -283,7 +333,7 @@ class SummaryMixing(nn.Module):
         first_out = summary_sizes[0] + (0 if self.lite else local_sizes[0])
         self.first = ParallelLinear(d_model, first_out, nhead)
         self.summary_layers = parallel_layers(summary_sizes, nhead)
-        self.summary_norm = nn.LayerNorm(summary_out)
+        self.summary_norm = nn.LayerNorm(summary_out) if layer_norm else nn.Identity()
         self.summary_out = summary_out
         self.act = activation()
         if self.lite:
@@ -292,7 +342,7 @@ class SummaryMixing(nn.Module):
                 nn.init.zeros_(self.out_proj.bias)
         else:
             self.local_layers = parallel_layers(local_sizes, nhead)
-            self.local_norm = nn.LayerNorm(self.local_out)
+            self.local_norm = nn.LayerNorm(self.local_out) if layer_norm else nn.Identity()
             self.combiner = nn.Linear(self.local_out + summary_out, d_model)
             nn.init.zeros_(self.combiner.bias)
 
@@ -324,7 +374,8 @@ class SummaryMixing(nn.Module):
             # Drawn here, outside the recomputed part, so that recomputing draws nothing.
             batch, time, _ = x.shape
             keep_local = self._keep(x, (batch, time, self.local_out))
-            keep_summary = self._keep(x, (batch, 1 if context_mask is None else time, self.summary_out))
+            per_utterance = context_mask is None and self.summary_dropout == "utterance"
+            keep_summary = self._keep(x, (batch, 1 if per_utterance else time, self.summary_out))
         if self.recompute and self.training and torch.is_grad_enabled():
             return checkpoint(
                 self._mix, x, mask, context_mask, keep_local, keep_summary,
@@ -429,6 +480,7 @@ class SummaryMixing(nn.Module):
         w_summary = self.combiner.weight[:, self.local_out :]  # (d_model, S)
         if keep_local is not None:  # dropout; its 1 / (1 - p) scaling is applied to the weights
             scale = 1.0 / (1.0 - self.dropout)
+            s = s.expand(batch, keep_summary.shape[1], s.shape[-1])  # (B, 1 or T, S): per-frame masks
             local, s = apply_keep_mask(local, keep_local), apply_keep_mask(s, keep_summary)
             w_local, w_summary = w_local * scale, w_summary * scale
         y = F.linear(local, w_local)  # (B, T, d_model)

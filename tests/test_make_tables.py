@@ -1,0 +1,141 @@
+"""tools/make_tables.py: the report from a fixture results folder and from the committed examples."""
+
+import doctest
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import make_tables  # noqa: E402
+import run_probes  # noqa: E402
+
+
+def strategy(spec: str, cer: float, macs: float, rtf: float, **extra) -> dict:
+    name, _, factor = spec.partition(":")
+    return {"strategy": name, "factor": int(factor or 1), "spec": spec, "upsampling": 1, "wer": cer + 40, "cer": cer,
+            "cer_per_seed": [cer - 1, cer + 1], "wer_per_seed": [cer + 39, cer + 41], "seeds": [1234, 1235],
+            "macs_per_audio_s": macs, "peak_mem_mb": 20.0, "params": 1000, "cpu_rtf": rtf, **extra}
+
+
+def write(path: Path, data) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+@pytest.fixture
+def results(tmp_path) -> Path:
+    """Two strategy folders, a router table, a training run; no probes, distillation or deployment."""
+    folder = tmp_path / "results"
+    records = [
+        strategy("baseline", 50.0, 100e6, 0.004, macs_ratio=1.0, time_ratio=1.0, cer_delta=0.0),
+        strategy("conv:3", 55.0, 33e6, 0.002, macs_ratio=0.33, time_ratio=0.5, cer_delta=5.0),
+        strategy("conv:2", 60.0, 50e6, 0.003, macs_ratio=0.5, time_ratio=0.75, cer_delta=10.0),  # dominated by conv:3
+    ]
+    write(folder / "seed_a" / "strategies.json", records)
+    write(folder / "seed_b" / "strategies.json", records[:1])
+    (folder / "seed_a" / "strategies.png").write_bytes(b"png")
+    write(folder / "router" / "router.json", [
+        {"mode": "weights", "kept": 1.0, "from": "pretrained", "wer": 90.0, "cer": 70.0, "macs_per_audio_s": 100e6,
+         "cpu_rtf": 0.004, "params": 1000, "bytes": 4000},
+        {"mode": "router", "kept": 0.9, "from": "pretrained", "wer": 88.0, "cer": 66.0, "macs_per_audio_s": 100e6,
+         "cpu_rtf": 0.004, "params": 1000, "bytes": 200},
+    ])
+    write(folder / "runs" / "finetune" / "cost_train.json", {
+        "name": "train", "device": "cpu", "params": 2_000_000, "trainable_params": 1_500_000, "wall_time_s": 120.0,
+        "energy_j": 3600.0, "energy_method": "cpu-time-model", "extra": {"epochs_run": 2, "optimizer_steps": 10, "world_size": 1},
+    })
+    return folder
+
+
+def report(folder: Path) -> str:
+    return make_tables.main([str(folder)]).read_text(encoding="utf-8")
+
+
+def test_pareto_doctests():
+    assert doctest.testmod(make_tables).failed == 0
+
+
+def test_report_of_a_fixture_folder(results):
+    text = report(results)
+    assert "## Paper 5 — fine-tuning strategies for faster inference" in text
+    assert "| strategy | factor | seeds | WER |" in text
+    assert "| baseline | 1 | 2 | 90.00 (paper 4.09) | 50.00 ± 1.41 |" in text  # measured beside published
+    assert "0.33 (paper 0.35)" in text
+    # several files of one kind: one row group each, labelled by folder, each with its source
+    assert "### `seed_a`" in text and "### `seed_b`" in text
+    assert "Source: [`seed_a/strategies.json`](seed_a/strategies.json)" in text
+    assert "![strategies](seed_a/strategies.png)" in text
+    assert "holds here: masks at 10% sparsity CER 66.00 vs weight fine-tuning 70.00" in text
+    # absent inputs name the command that makes them
+    assert "missing: run `python tools/run_probes.py" in text
+    assert f"missing: run `python tools/distill_report.py --construct-only --output {results.as_posix()}/distill`" in text
+    assert "missing: run `python tools/deploy_table.py" in text
+    assert "| `runs/finetune` | cpu | 1 | 2 | 10 | 2.0 | 1 (cpu-time-model) | 2 | 1.5 |" in text
+    # the frontier: conv:2 is dominated by conv:3 on MACs and on CPU time
+    rows = {line.split(" | ")[1] + " " + line.split(" | ")[2]: line for line in text.splitlines()
+            if line.startswith("| ") and "strategy: " in line}
+    assert rows["strategy: conv:3 `seed_a`"].endswith("| ★ | ★ |")
+    assert rows["strategy: conv:2 `seed_a`"].endswith("|  |  |")
+    assert rows["strategy: baseline `seed_b`"].endswith("| ★ | ★ |")  # equal to seed_a's baseline: both optimal
+    assert (results / "frontier.png").stat().st_size > 1000
+
+
+def test_probes_table_from_the_writer(results):
+    cell = {"metric": "WER", "value": 30.0, "std": 2.0, "CER": 12.0, "CER_std": 1.0, "seeds": 3, "cpu_s": 60.0,
+            "wall_s": 60.0, "layer_weights": [0.5, 0.5]}
+    emotion = {"metric": "accuracy", "value": 50.0, "std": 0.0, "seeds": 1, "cpu_s": 30.0, "wall_s": 30.0,
+               "layer_weights": [0.5, 0.5]}
+    (results / "probes").mkdir()
+    run_probes.write_table({"sm": {"librispeech_asr": cell, "emotion": emotion}}, ["librispeech_asr", "emotion"],
+                           results / "probes")
+    text = report(results)
+    assert "| encoder | librispeech_asr WER ↓ | emotion accuracy ↑ | CPU min |" in text
+    assert "| sm | 30.00 ± 2.00 (paper 5.30), CER 12.00 | 50.00 (paper 63.0) | 1.5 |" in text
+
+
+def test_multilingual_router_rows_stay_off_the_frontier(results):
+    write(results / "router" / "router.json", [
+        {"mode": mode, "kept": kept, "language": language, "wer": 80.0, "cer": cer, "macs_per_audio_s": 1e6,
+         "cpu_rtf": 0.01, "bytes": size, **({"mask_fraction": 1 / 32} if mode == "router" else {})}
+        for language in ("cy", "eu")
+        for mode, kept, cer, size in (("weights", 1.0, 40.0, 8e6), ("router", 0.9, 41.0, 3e5))
+    ])
+    text = report(results)
+    assert "| language | method | kept | WER | CER | stored MB | packed mask / encoder fp32 |" in text
+    assert "| eu | router | 0.9 | 80.00 | 41.00 | 0.300 | 1/32.0 |" in text
+    assert "weight fine-tuning's CER or better in 0 of 2 (language, sparsity) pairs" in text
+    assert "router: " not in text.split("## Efficiency frontier")[1]
+
+
+def test_unreadable_input_is_named_and_the_rest_is_kept(results, tmp_path):
+    (results / "router" / "router.json").write_text("{not json", encoding="utf-8")
+    write(results / "deploy" / "deploy_table.json", {"rows": "wrong"})
+    write(results / "runs" / "broken" / "cost_train.json", [1, 2])
+    output = tmp_path / "elsewhere" / "REPORT.md"
+    make_tables.main([str(results), "--output", str(output)])
+    text = output.read_text(encoding="utf-8")
+    assert "could not read `../results/router/router.json`" in text
+    assert "is not in the format its tool writes" in text
+    assert "one of these files is not in the format its writer gives" in text
+    assert "Source: [`../results/seed_a/strategies.json`](../results/seed_a/strategies.json)" in text
+    assert (output.parent / "frontier.png").is_file()
+
+
+def test_committed_examples(tmp_path):
+    folder = tmp_path / "examples"
+    for source in ("recipes/LibriSpeech/finetune/results", "recipes/LibriSpeech/pretrain", "recipes/LibriSpeech/distill"):
+        for path in (ROOT / source).rglob("*.json"):
+            target = folder / source / path.relative_to(ROOT / source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+    text = report(folder)
+    for name in ("strategies.json", "router.json", "cost_table.json", "benchmark_encoders.json", "distill_construct.json",
+                 "deploy_table.json"):
+        assert f"/{name}`]" in text
+    missing = [line for line in text.splitlines() if line.startswith("missing: run")]
+    assert len(missing) == 2 and "run_probes.py" in missing[0] and "--output_folder=" in missing[1]
+    assert "(paper ~0.1 vs large SSL)" in text and "★" in text

@@ -1,0 +1,74 @@
+"""tools/stages.py: finished stages are skipped, changed inputs re-run downstream, killed ones resume."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+from stages import Stage, run_stages  # noqa: E402
+
+
+def writer(folder: Path, text: str, fail_first: bool = False) -> list[str]:
+    """A command that appends ``text`` to folder/runs.txt and writes folder/done.txt; with
+    ``fail_first`` it exits 1 the first time (as a killed stage would leave its folder)."""
+    code = (
+        "import pathlib, sys\n"
+        f"folder = pathlib.Path({str(folder)!r})\n"
+        f"runs = folder / 'runs.txt'\n"
+        f"runs.open('a').write({text!r} + '\\n')\n"
+        f"if {fail_first} and len(runs.read_text().splitlines()) == 1: sys.exit(1)\n"
+        "(folder / 'done.txt').write_text('ok')\n"
+    )
+    return [sys.executable, "-c", code]
+
+
+def pipeline(root: Path, first_text: str = "a") -> list[Stage]:
+    return [
+        Stage("first", writer(root / "first", first_text), root / "first", "done.txt"),
+        Stage("second", writer(root / "second", "b"), root / "second", "done.txt", after=("first",)),
+        Stage("other", writer(root / "other", "c"), root / "other", "done.txt"),
+    ]
+
+
+def runs(root: Path, name: str) -> list[str]:
+    return (root / name / "runs.txt").read_text().split()
+
+
+def test_finished_stages_are_skipped(tmp_path):
+    assert run_stages(pipeline(tmp_path), tmp_path, quiet=True) == {"first": "ran", "second": "ran", "other": "ran"}
+    assert run_stages(pipeline(tmp_path), tmp_path, quiet=True) == {
+        "first": "skipped", "second": "skipped", "other": "skipped"}
+    assert runs(tmp_path, "second") == ["b"]
+
+
+def test_a_changed_stage_is_cleared_and_reruns_what_reads_it(tmp_path):
+    run_stages(pipeline(tmp_path), tmp_path, quiet=True)
+    outcome = run_stages(pipeline(tmp_path, first_text="A"), tmp_path, quiet=True)
+    assert outcome == {"first": "ran", "second": "ran", "other": "skipped"}
+    assert runs(tmp_path, "first") == ["A"]  # cleared, not appended: the old outputs are gone
+    assert runs(tmp_path, "second") == ["b"]
+
+
+def test_a_killed_stage_resumes_in_its_folder(tmp_path):
+    stage = Stage("flaky", writer(tmp_path / "flaky", "x", fail_first=True), tmp_path / "flaky", "done.txt")
+    with pytest.raises(SystemExit, match="'flaky' failed .*stage.log"):
+        run_stages([stage], tmp_path, quiet=True)
+    assert run_stages([stage], tmp_path, quiet=True) == {"flaky": "ran"}
+    assert runs(tmp_path, "flaky") == ["x", "x"]  # same folder: a recipe there finds its checkpoints
+
+
+def test_only_runs_one_stage_and_needs_its_inputs(tmp_path):
+    with pytest.raises(SystemExit, match="'first' has not finished"):
+        run_stages(pipeline(tmp_path), tmp_path, only=["second"], quiet=True)
+    assert run_stages(pipeline(tmp_path), tmp_path, only=["first"], quiet=True) == {"first": "ran"}
+    assert run_stages(pipeline(tmp_path), tmp_path, only=["second"], quiet=True) == {"first": "skipped", "second": "ran"}
+    with pytest.raises(SystemExit, match="unknown stage"):
+        run_stages(pipeline(tmp_path), tmp_path, only=["third"], quiet=True)
+
+
+def test_a_stage_that_writes_no_done_file_fails(tmp_path):
+    stage = Stage("lazy", [sys.executable, "-c", "pass"], tmp_path / "lazy", "done.txt")
+    with pytest.raises(SystemExit, match="wrote no"):
+        run_stages([stage], tmp_path, quiet=True)

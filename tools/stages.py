@@ -1,0 +1,169 @@
+"""A small resumable stage runner: each stage is one command that owns one output folder.
+
+A stage is skipped when its ``done`` file exists and its fingerprint (its command and the
+fingerprints of the stages it reads, ``after``) is the one recorded when it finished, so a
+re-run does only what is missing or out of date:
+
+- finished, inputs unchanged: skipped;
+- killed part-way (its ``started`` record has the same fingerprint): run again in the same
+  folder, where the recipes resume from their checkpoints;
+- its command or an upstream stage changed: its folder is cleared and it runs from scratch
+  (and so, in turn, does every stage after it).
+
+Records live in ``<root>/stages/<name>.json``. Each stage's output goes to ``<folder>/stage.log``;
+the terminal gets one progress line per stage (and a heartbeat while it runs).
+
+Example
+-------
+>>> import tempfile, sys
+>>> root = Path(tempfile.mkdtemp())
+>>> out = root / "hello" / "out.txt"
+>>> stage = Stage("hello", [sys.executable, "-c", f"open({str(out)!r}, 'w').write('hi')"],
+...               folder=root / "hello", done="out.txt")
+>>> run_stages([stage], root, quiet=True)
+{'hello': 'ran'}
+>>> run_stages([stage], root, quiet=True)
+{'hello': 'skipped'}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Stage:
+    """One step of a pipeline.
+
+    Arguments
+    ---------
+    name : str
+        Unique; ``--only`` and the records use it.
+    cmd : list of str
+        The command, run from the current directory; give it absolute paths.
+    folder : Path
+        What the stage writes; cleared when its inputs changed.
+    done : str
+        A file under ``folder`` that exists once the stage has finished.
+    after : tuple of str
+        The stages whose outputs this one reads.
+    """
+
+    name: str
+    cmd: list[str]
+    folder: Path
+    done: str
+    after: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def fingerprint(stage: Stage, upstream: dict[str, str]) -> str:
+    """Hash of the command and of the upstream stages' records (what they produced, when)."""
+    text = json.dumps([stage.cmd, sorted(stage.env.items()), [upstream[name] for name in stage.after]])
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _record(root: Path, name: str) -> dict:
+    path = root / "stages" / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _write_record(root: Path, name: str, record: dict) -> None:
+    path = root / "stages" / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(record, indent=1))
+    os.replace(partial, path)
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(seconds), 60)
+    return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def status(stage: Stage, root: Path, upstream: dict[str, str]) -> str:
+    """'done' (skip), 'resume' (same inputs, unfinished), 'stale' (inputs changed) or 'new'."""
+    record = _record(root, stage.name)
+    current = fingerprint(stage, upstream)
+    if record.get("fingerprint") != current:
+        return "stale" if record else "new"
+    return "done" if record.get("finished") and (stage.folder / stage.done).is_file() else "resume"
+
+
+def run_stages(
+    stages: Sequence[Stage], root: Path, only: Sequence[str] = (), quiet: bool = False
+) -> dict[str, str]:
+    """Runs ``stages`` in order (each after those it reads); returns {name: 'ran' | 'skipped'}.
+
+    With ``only``, runs just those stages; the stages they read must have finished.
+    A failing stage stops the pipeline with a one-line error naming its log.
+    """
+    names = [s.name for s in stages]
+    unknown = [name for name in only if name not in names]
+    if unknown:
+        raise SystemExit(f"unknown stage(s) {unknown}; the stages are: {', '.join(names)}")
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    selected = set(only or names)
+    needed = set()  # what the selected stages read, directly or not
+    for stage in reversed(stages):
+        if stage.name in selected | needed:
+            needed.update(stage.after)
+    upstream: dict[str, str] = {}  # name -> a token of what it produced
+    outcome = {}
+    for index, stage in enumerate(stages, 1):
+        if stage.name not in selected | needed:
+            continue
+        missing = [name for name in stage.after if name not in upstream]
+        if missing:
+            raise SystemExit(f"stage {stage.name!r} reads {missing}, which come after it or do not exist")
+        head = f"[{index:2d}/{len(stages)}] {stage.name:<24}"
+        state = status(stage, root, upstream)
+        if state == "done":
+            say(f"{head} done earlier ({_clock(_record(root, stage.name)['seconds'])}), skipped")
+            outcome[stage.name] = "skipped"
+        elif stage.name not in selected:
+            raise SystemExit(f"stage {stage.name!r} has not finished (or its inputs changed): run it first "
+                             f"(--only {stage.name})")
+        else:
+            if state == "stale" and stage.folder.exists():
+                say(f"{head} inputs changed: clearing {stage.folder}")
+                shutil.rmtree(stage.folder)
+            _run(stage, root, head, state, say, upstream, live=not quiet and sys.stdout.isatty())
+            outcome[stage.name] = "ran"
+        record = _record(root, stage.name)
+        upstream[stage.name] = record["fingerprint"] + record["finished"]
+    return outcome
+
+
+def _run(stage: Stage, root: Path, head: str, state: str, say, upstream: dict, live: bool) -> None:
+    current = fingerprint(stage, upstream)
+    stage.folder.mkdir(parents=True, exist_ok=True)
+    _write_record(root, stage.name, {"fingerprint": current, "cmd": stage.cmd, "finished": None})
+    say(f"{head} {'resuming' if state == 'resume' else 'running'} (log: {stage.folder / 'stage.log'})")
+    start = time.time()
+    with open(stage.folder / "stage.log", "a", encoding="utf-8") as log:
+        log.write(f"\n$ {' '.join(stage.cmd)}\n")
+        log.flush()
+        process = subprocess.Popen(stage.cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **stage.env})
+        while process.poll() is None:
+            time.sleep(1.0)
+            if live:
+                print(f"{head} running {_clock(time.time() - start)}", end="\r", flush=True)
+    seconds = time.time() - start
+    if process.returncode != 0:
+        raise SystemExit(f"stage {stage.name!r} failed (exit {process.returncode}) after {_clock(seconds)}; "
+                         f"see {stage.folder / 'stage.log'}")
+    if not (stage.folder / stage.done).is_file():
+        raise SystemExit(f"stage {stage.name!r} exited 0 but wrote no {stage.folder / stage.done}; see its stage.log")
+    finished = time.strftime("%Y-%m-%dT%H:%M:%S")
+    _write_record(root, stage.name, {"fingerprint": current, "cmd": stage.cmd, "finished": finished, "seconds": seconds})
+    say(f"{head} done in {_clock(seconds)}")
