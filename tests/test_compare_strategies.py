@@ -35,6 +35,22 @@ def test_bad_specs_are_named():
         compare_strategies.strategy_overrides("conv", 4)
 
 
+def test_other_encoders_are_rows_of_their_own(tmp_path):
+    """--encoder NAME=PATH [overrides]: paper 5's distilled model, the sustainable model, ..."""
+    args = compare_strategies.parse_args([
+        "--output", str(tmp_path), "--strategies", "baseline", "--encoder", f"distilled={tmp_path / 'student'}",
+        "--encoder", f"sustainable={tmp_path / 'sus'} --upsampling=2",
+    ])
+    assert args.strategies == ["baseline", "distilled", "sustainable"]
+    commands = {spec: cmd for spec, _, _, cmd in compare_strategies.finetune_commands(args, tmp_path / "pt", 4)}
+    assert f"--pretrained_encoder={tmp_path / 'pt'}" in commands["baseline"]
+    assert f"--pretrained_encoder={tmp_path / 'student'}" in commands["distilled"]
+    assert f"--pretrained_encoder={tmp_path / 'sus'}" in commands["sustainable"]
+    assert "--upsampling=2" in commands["sustainable"] and "--upsampling=2" not in commands["distilled"]
+    with pytest.raises(SystemExit, match="NAME=PATH"):
+        compare_strategies.parse_args(["--output", str(tmp_path), "--encoder", "conv:3=somewhere"])
+
+
 def test_three_strategies_end_to_end(tiny_corpus, tmp_path):
     pretrained = tmp_path / "pretrained"
     PretrainedEncoder(

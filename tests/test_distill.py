@@ -24,7 +24,13 @@ from efficient_ssl.brains.distill import DistillBrain, load_distill_modules
 from efficient_ssl.brains.pretrain import WarmupDecayLR
 from efficient_ssl.data import dataio_prepare
 from efficient_ssl.models import load_pretrained_encoder
-from efficient_ssl.models.distill import Distiller, FrozenTeacher, TeacherCache, build_student
+from efficient_ssl.models.distill import (
+    Distiller,
+    FrozenTeacher,
+    TeacherCache,
+    build_student,
+    init_from_public_teacher,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "LibriSpeech" / "distill"
@@ -193,14 +199,55 @@ def test_report_by_construction(tmp_path):
     assert "student_summarymixing" in (tmp_path / "distill.md").read_text()
 
 
-def test_compare_strategies_takes_the_distilled_student(tmp_path):
-    sys.path.insert(0, str(ROOT / "tools"))
-    import compare_strategies
+def _public_teacher(family: str, folder: Path, **overrides) -> Path:
+    """A tiny random transformers model of ``family`` (tests/test_public_checkpoints.py), saved to ``folder``."""
+    pytest.importorskip("transformers")
+    from test_public_checkpoints import save_tiny
 
-    assert compare_strategies.strategy_overrides("distilled", 4) == ("distilled", 1, [])
-    args = compare_strategies.parse_args(["--output", str(tmp_path), "--distilled", str(tmp_path / "student"),
-                                          "--strategies", "baseline", "distilled"])
-    args.num_layers = 4
-    commands = {spec: cmd for spec, _, _, cmd in compare_strategies.finetune_commands(args, tmp_path / "pt", 4)}
-    assert f"--pretrained_encoder={tmp_path / 'student'}" in commands["distilled"]
-    assert f"--pretrained_encoder={tmp_path / 'pt'}" in commands["baseline"]
+    return save_tiny(family, folder, **overrides)
+
+
+@pytest.mark.parametrize("family", ["wav2vec2_base", "wavlm_large", "data2vec", "conformer"])
+def test_a_public_teacher_gets_a_student_in_the_encoder_format(family, tmp_path, caplog):
+    teacher = load_pretrained_encoder(_public_teacher(family, tmp_path / family))
+    with caplog.at_level("INFO", logger="efficient_ssl.models.distill"):
+        student = build_student(teacher, num_layers=1, attention_type="regularMHA")
+    assert sum("Student of a public" in r.getMessage() for r in caplog.records) == 1  # one log line
+    assert student.config["frontend"] == "raw_cnn" and student.frontend.hop_samples == teacher.frontend.hop_samples
+    hf = teacher.config["transformers"]
+    for i in range(3):  # the CNN convolutions and the feature projection are the teacher's
+        ours = getattr(student.frontend.extractor.extractor, f"convblock_{i}").convs.conv_0.conv.weight
+        assert torch.equal(ours, teacher.frontend.conv_layers[i].conv.weight)
+    assert torch.equal(student.input_proj.weight, teacher.projection.projection.weight)
+    layer, theirs = student.context.layers[0], teacher.context.layers[0].layer
+    if family != "conformer":  # layer 0: attention (q, k, v packed) and feed-forward linears of teacher layer 0
+        assert torch.equal(layer.mixer.in_proj_weight[:16], theirs.attention.q_proj.weight)
+        assert torch.equal(layer.ffn[1].weight, theirs.feed_forward.intermediate_dense.weight)
+        copied = init_from_public_teacher(student, teacher)  # norms only from a pre-LN teacher, as ours
+        assert ("context.layers.0.ffn.0.weight" in copied) == bool(hf.get("do_stable_layer_norm"))
+    own_frontend = build_student(teacher, num_layers=1, frontend="mel_cnn", frontend_kwargs={"channels": 8})
+    assert not any(n.startswith(("frontend.", "input_proj")) for n in init_from_public_teacher(own_frontend, teacher))
+    wav, lens = _batch()
+    targets, mask = FrozenTeacher(teacher, [1, 2])(wav, lens)
+    assert student.eval()(wav, lens)[2].equal(mask)  # the same frames as the teacher's
+    student.save(tmp_path / "student")
+    reloaded = load_pretrained_encoder(tmp_path / "student")
+    with torch.no_grad():
+        assert torch.equal(reloaded(wav, lens)[0], student(wav, lens)[0])
+
+
+def test_mini_yaml_distils_a_public_teacher(tiny_corpus, tmp_path):
+    from test_public_checkpoints import small_librispeech
+
+    folder = _public_teacher("wav2vec2_base", tmp_path / "hubert_like", conv_dim=(16,) * 5,
+                             conv_kernel=(10, 3, 3, 3, 2), conv_stride=(5, 2, 2, 2, 2))
+    data = small_librispeech(tiny_corpus, tmp_path / "LibriSpeech", splits=("train-clean-100", "train-clean-360", "dev-clean"))
+    out = tmp_path / "exp"
+    run = run_checked([sys.executable, str(RECIPE / "train.py"), str(RECIPE / "hparams" / "distill_mini.yaml"),
+                       f"--data_folder={data}", f"--teacher={folder}", f"--output_folder={out}", *TINY,
+                       "--number_of_epochs=1"], tmp_path)
+    assert "Student of a public wav2vec2 teacher" in run.stdout + run.stderr
+    student = load_pretrained_encoder(out / "student")  # this project's encoder format
+    assert (out / "student" / "encoder_config.json").is_file() and student.config["frontend"] == "raw_cnn"
+    assert len(student.context.layers) == 1 and student.frontend.hop_samples == 80
+    assert list((out / "teacher_cache").glob("*/*.pt")) and "valid loss" in (out / "train_log.txt").read_text()

@@ -124,12 +124,13 @@ def test_importing_the_models_does_not_import_transformers():
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
 
 
-def small_librispeech(tiny_corpus: Path, folder: Path, per_split: int = 4) -> Path:
-    """The first ``per_split`` utterances of one chapter of each split of the tiny corpus."""
+def small_librispeech(tiny_corpus: Path, folder: Path, per_split: int = 4,
+                      splits: tuple[str, ...] = ("train-clean-100", "dev-clean", "test-clean")) -> Path:
+    """The first ``per_split`` utterances of one chapter of each of ``splits`` of the tiny corpus."""
     source = tiny_corpus / "LibriSpeech"
     folder.mkdir(parents=True)
     shutil.copy(source / "SPEAKERS.TXT", folder / "SPEAKERS.TXT")
-    for split in ("train-clean-100", "dev-clean", "test-clean"):
+    for split in splits:
         chapter = sorted(p for p in (source / split).glob("*/*") if p.is_dir())[0]
         target = folder / chapter.relative_to(source)
         target.mkdir(parents=True)
@@ -142,7 +143,7 @@ def small_librispeech(tiny_corpus: Path, folder: Path, per_split: int = 4) -> Pa
 
 def test_finetune_and_probe_recipes_take_a_public_encoder(tiny_corpus, tmp_path):
     folder = save_tiny("wavlm_large", tmp_path / "wavlm", conv_dim=(16,) * 5, conv_kernel=(10, 3, 3, 3, 2),
-                       conv_stride=(5, 2, 2, 2, 2))  # 100 frames per second
+                       conv_stride=(5, 2, 2, 2, 2))  # 200 frames per second
     data = small_librispeech(tiny_corpus, tmp_path / "LibriSpeech")
     common = [f"--data_folder={data}", f"--pretrained_encoder={folder}", "--number_of_epochs=1"]
     finetune = ROOT / "recipes" / "LibriSpeech" / "finetune"
@@ -179,3 +180,20 @@ def test_finetune_recipe_with_a_public_encoder_on_two_processes(tiny_corpus, tmp
                  "--max_batch_length_s=8",  # >= 2 batches: one per rank (16 s of training audio)
                  "--distributed_backend=gloo", "--device=cpu"], tmp_path)
     assert (out / "results.json").is_file()
+
+
+def test_public_encoder_cost_summary_runs_on_tiny_configurations(monkeypatch):
+    sys.path.insert(0, str(ROOT / "tools"))
+    import public_encoder_cost
+
+    tiny = dict(TINY, **POS_CONV, conv_dim=(16,) * 3, conv_kernel=(10, 8, 8), conv_stride=(5, 8, 8))  # 20 ms frames
+    monkeypatch.setattr(public_encoder_cost, "MODELS", {"tiny": ("HubertConfig", dict(tiny, feat_extract_norm="group"))})
+    students = public_encoder_cost.distil_students("tiny", num_layers=1)
+    rows = public_encoder_cost.summary(["tiny"], (0.5, 1.0), students, routed=("tiny",))
+    by_model = {row["model"]: row for row in rows}
+    assert set(by_model) == {"tiny", "tiny student 1L regularMHA", "tiny student 1L SummaryMixing", "tiny routed 0.9"}
+    plain, routed = by_model["tiny"], by_model["tiny routed 0.9"]
+    assert routed["gmacs_per_s_mean"] == plain["gmacs_per_s_mean"] and plain["act_mb_fixed"] == 0.0
+    assert routed["trained_params_m"] < plain["trained_params_m"] < plain["params_m"]
+    assert all(row["gmacs_per_s_mean_conv3"] < row["gmacs_per_s_mean"] for row in rows)
+    assert "| tiny routed 0.9 |" in public_encoder_cost.summary_table(rows)

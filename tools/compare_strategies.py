@@ -16,8 +16,10 @@ repeats) and peak tensor memory. Strategies (name[:factor]):
                     (signal:F+up, avgpool:F+up likewise)
     layer_removal   top encoder layer removed (keep_layers = layers - 1)
     early_exit      CTC heads after every layer, exit below an output entropy of 0.1 nats
-    distilled       a distilled student of the pretrained encoder (``--distilled``: the
-                    ``student`` folder of recipes/LibriSpeech/distill), fine-tuned as baseline
+    NAME            another encoder, ``--encoder "NAME=PATH [--key=value ...]"``, fine-tuned as
+                    baseline with its own overrides: paper 5's distilled model (the ``student``
+                    folder of recipes/LibriSpeech/distill), the sustainable model
+                    (``--upsampling=2``: its 80 ms frames are fewer than fast speech's characters)
 
 Writes DIR/strategies.json (one record per strategy), DIR/strategies.md (the table) and
 DIR/strategies.png (CER against MACs), and prints the paper-5 targets with PASS/FAIL.
@@ -57,13 +59,33 @@ DEFAULT_STRATEGIES = [
     "baseline", "scratch", "conv:3", "conv:3+up", "signal:3", "avgpool:3", "conv:2", "conv:4",
     "conv:4+up", "layer_removal", "early_exit",
 ]
+FACTOR_STRATEGIES = ("signal", "avgpool", "conv")
 MULTI_SEED = ("baseline", "scratch", "conv:3", "conv:3+up")  # the runs the targets compare, every seed
 EXIT_ENTROPY = 0.1  # the paper's threshold (nats)
 TARGETS = {"macs_ratio": 0.40, "time_ratio": 0.5, "cer_delta": 2.0}
 
 
-def strategy_overrides(spec: str, num_layers: int) -> tuple[str, int, list[str]]:
-    """(strategy name, factor, recipe overrides) for a ``name[:factor][+up]`` spec.
+def parse_encoders(specs: Sequence[str]) -> dict[str, tuple[Path, list[str]]]:
+    """``--encoder`` values -> {name: (save folder, recipe overrides)}.
+
+    Example
+    -------
+    >>> parse_encoders(["distilled=a/student", "sustainable=b/save --upsampling=2"])["sustainable"]
+    (PosixPath('b/save'), ['--upsampling=2'])
+    """
+    encoders = {}
+    for spec in specs:
+        name, sep, rest = spec.partition("=")
+        path, *overrides = rest.split()
+        if not sep or not path or name in DEFAULT_STRATEGIES or name.partition(":")[0] in FACTOR_STRATEGIES:
+            raise SystemExit(f"error: --encoder {spec!r}: give NAME=PATH [--key=value ...], NAME not a strategy")
+        encoders[name] = (Path(path), overrides)
+    return encoders
+
+
+def strategy_overrides(spec: str, num_layers: int, encoders: dict | None = None) -> tuple[str, int, list[str]]:
+    """(strategy name, factor, recipe overrides) for a ``name[:factor][+up]`` spec, or the name
+    of an ``--encoder``.
 
     Example
     -------
@@ -71,7 +93,11 @@ def strategy_overrides(spec: str, num_layers: int) -> tuple[str, int, list[str]]
     ('conv', 4, ['--downsampling=conv', '--downsampling_factor=4', '--upsampling=4'])
     >>> strategy_overrides("early_exit", 4)[2]
     ['--exit_layers=[1, 2, 3]', '--exit_entropy=0.1']
+    >>> strategy_overrides("sustainable", 4, {"sustainable": (Path("b"), ["--upsampling=2"])})
+    ('sustainable', 1, ['--upsampling=2'])
     """
+    if encoders and spec in encoders:
+        return spec, 1, encoders[spec][1]
     name, _, factor_text = spec.partition(":")
     upsampled = factor_text.endswith("+up")
     factor = int(factor_text.removesuffix("+up")) if factor_text else 1
@@ -79,7 +105,7 @@ def strategy_overrides(spec: str, num_layers: int) -> tuple[str, int, list[str]]
         return name, 1, []
     if name == "scratch":
         return name, 1, ["--random_init=True"]
-    if name in ("signal", "avgpool", "conv"):
+    if name in FACTOR_STRATEGIES:
         if factor < 2:
             raise ValueError(f"strategy {spec!r}: give a factor >= 2, e.g. {name}:3")
         extra = [f"--upsampling={factor}"] if upsampled else []
@@ -88,9 +114,7 @@ def strategy_overrides(spec: str, num_layers: int) -> tuple[str, int, list[str]]
         return name, 1, [f"--keep_layers={num_layers - 1}"]
     if name == "early_exit":
         return name, 1, [f"--exit_layers={list(range(1, num_layers))}", f"--exit_entropy={EXIT_ENTROPY}"]
-    if name == "distilled":  # the encoder is another one (--distilled), fine-tuned as it is
-        return name, 1, []
-    raise ValueError(f"unknown strategy {spec!r}; use some of {DEFAULT_STRATEGIES}")
+    raise ValueError(f"unknown strategy {spec!r}; use some of {DEFAULT_STRATEGIES}, or --encoder NAME=PATH")
 
 
 def pretrain(data_folder: Path, output: Path, overrides: Sequence[str]) -> Path:
@@ -112,28 +136,19 @@ def finetune_commands(args, pretrained: Path, num_layers: int) -> list[tuple[str
     """(spec, seed, run folder, command) of every fine-tuning run that has no results yet."""
     runs = []
     for spec in args.strategies:
-        _, _, overrides = strategy_overrides(spec, num_layers)
+        _, _, overrides = strategy_overrides(spec, num_layers, args.encoders)
         seeds = args.seeds if spec in MULTI_SEED else args.seeds[:1]
         for seed in seeds:
             folder = run_dir(args.output, spec, seed)
             cmd = [
                 sys.executable, str(FINETUNE / "train.py"), str(args.hparams),
                 f"--data_folder={args.data_folder}", f"--output_folder={folder}",
-                f"--pretrained_encoder={distilled_or(args, spec, pretrained)}", f"--seed={seed}", *overrides,
+                f"--pretrained_encoder={args.encoders[spec][0] if spec in args.encoders else pretrained}",
+                f"--seed={seed}", *overrides,
                 *args.recipe_overrides,
             ]
             runs.append((spec, seed, folder, cmd))
     return runs
-
-
-def distilled_or(args, spec: str, pretrained: Path) -> Path:
-    """The encoder a run fine-tunes: ``--distilled`` for the "distilled" strategy, else ``pretrained``."""
-    if spec != "distilled":
-        return pretrained
-    if getattr(args, "distilled", None) is None:
-        raise SystemExit("error: the 'distilled' strategy needs --distilled <student folder> "
-                         "(recipes/LibriSpeech/distill writes <output_folder>/student)")
-    return args.distilled
 
 
 def _claim(folder: Path) -> bool:
@@ -234,7 +249,7 @@ def summarise(args, runs, costs: dict[str, dict]) -> list[dict]:
     """One record per strategy: mean WER / CER over its seeds, per-seed values, costs."""
     records = []
     for spec in args.strategies:
-        name, factor, _ = strategy_overrides(spec, args.num_layers)
+        name, factor, _ = strategy_overrides(spec, args.num_layers, args.encoders)
         results = [
             json.loads((folder / "results.json").read_text())["test-clean"]
             for s, _, folder, _ in runs if s == spec
@@ -317,8 +332,9 @@ def parse_args(argv):
     parser.add_argument("--pretrained", type=Path, help="a pretraining save folder (default: pretrain one)")
     parser.add_argument("--pretrain_overrides", nargs="*", default=[], help="e.g. --total_steps=600")
     parser.add_argument("--hparams", type=Path, default=FINETUNE / "hparams" / "finetune_mini.yaml")
-    parser.add_argument("--distilled", type=Path, help="a distilled student (strategy 'distilled')")
     parser.add_argument("--strategies", nargs="+", default=DEFAULT_STRATEGIES)
+    parser.add_argument("--encoder", action="append", default=[], metavar="NAME=PATH [--key=value ...]",
+                        help="another encoder fine-tuned as a row of its own (repeat): a distilled student, ...")
     parser.add_argument("--seeds", nargs="+", type=int, default=[1234, 1235],
                         help=f"every seed for {', '.join(MULTI_SEED)}; the first for the others")
     parser.add_argument("--jobs", type=int, default=1, help="fine-tuning runs at a time")
@@ -326,7 +342,10 @@ def parse_args(argv):
     parser.add_argument("--repeats", type=int, default=3, help="timed passes over the test set per model")
     parser.add_argument("--batch_size", type=int, default=8)
     parser.add_argument("recipe_overrides", nargs="*", help="after --: passed to every fine-tuning run")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.encoders = parse_encoders(args.encoder)
+    args.strategies += [name for name in args.encoders if name not in args.strategies]
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict]:

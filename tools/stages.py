@@ -53,7 +53,7 @@ class Stage:
     folder : Path
         What the stage writes; cleared when its inputs changed.
     done : str
-        A file under ``folder`` that exists once the stage has finished.
+        A file that exists once the stage has finished (relative to ``folder``, or absolute).
     after : tuple of str
         The stages whose outputs this one reads.
     """
@@ -99,6 +99,27 @@ def status(stage: Stage, root: Path, upstream: dict[str, str]) -> str:
     return "done" if record.get("finished") and (stage.folder / stage.done).is_file() else "resume"
 
 
+def plan(stages: Sequence[Stage], root: Path) -> dict[str, str]:
+    """What :func:`run_stages` would do with each stage, running nothing: 'done' (skip),
+    'resume', 'stale' (inputs changed), 'new', or 'waiting' (it reads a stage that runs first,
+    so it runs after it)."""
+    upstream: dict[str, str | None] = {}
+    states = {}
+    for stage in stages:
+        if any(upstream.get(name) is None for name in stage.after):
+            states[stage.name], upstream[stage.name] = "waiting", None
+            continue
+        states[stage.name] = status(stage, root, upstream)
+        upstream[stage.name] = _token(root, stage.name) if states[stage.name] == "done" else None
+    return states
+
+
+def _token(root: Path, name: str) -> str:
+    """What a finished stage produced, as its readers' fingerprints see it."""
+    record = _record(root, name)
+    return record["fingerprint"] + record["finished"]
+
+
 def run_stages(
     stages: Sequence[Stage], root: Path, only: Sequence[str] = (), quiet: bool = False
 ) -> dict[str, str]:
@@ -139,8 +160,7 @@ def run_stages(
                 shutil.rmtree(stage.folder)
             _run(stage, root, head, state, say, upstream, live=not quiet and sys.stdout.isatty())
             outcome[stage.name] = "ran"
-        record = _record(root, stage.name)
-        upstream[stage.name] = record["fingerprint"] + record["finished"]
+        upstream[stage.name] = _token(root, stage.name)
     return outcome
 
 

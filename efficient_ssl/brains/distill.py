@@ -11,7 +11,8 @@ Teacher targets come from the teacher on the fly, or from a :class:`TeacherCache
 ``cache_teacher: True``): the first epoch computes and stores them, later epochs read them.
 
 Hparams read (declare them in the recipe YAML): ``teacher`` (what ``load_pretrained_encoder``
-takes), ``teacher_layers``, ``num_layers`` / ``d_model`` / ``nhead`` / ``d_ffn`` /
+takes: this project's save folders, or a transformers folder, see
+``efficient_ssl.models.distill.teacher_config``), ``teacher_layers``, ``num_layers`` / ``d_model`` / ``nhead`` / ``d_ffn`` /
 ``attention_type`` / ``frontend`` (the student; null = the teacher's), ``init_from_teacher``,
 ``cos_weight``, ``cache_teacher``, ``cache_folder``, ``lr_scheduler``, ``log_interval``,
 ``step_logger``, ``train_logger``, ``checkpointer``, ``student_folder`` (where the student is

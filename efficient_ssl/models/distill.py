@@ -8,6 +8,16 @@ Pieces:
   (:func:`init_from_teacher`: student layer i from teacher layer i, as DistilHuBERT; the mixer
   only when both have the same mixer, so a SummaryMixing student of an MHSA teacher keeps a
   random mixer and the teacher's feed-forward, convolution and norm weights).
+- A public teacher (a transformers ``PublicEncoder``: HuBERT, wav2vec 2.0, WavLM, data2vec-audio,
+  as DistilHuBERT distils HuBERT base) gets a student in this project's format all the same
+  (:func:`teacher_config`: the raw-waveform CNN with the teacher's kernels, strides, channels and
+  input normalisation, Transformer layers of its width), initialised by
+  :func:`init_from_public_teacher` with what maps onto it: the CNN convolutions, the feature
+  projection, and in layer i the attention and feed-forward linears of teacher layer i (the
+  norms too when both are pre-LN). Everything else stays random: the CNN's biases and norms where
+  the teacher's differ (``feat_extract_norm="group"``: one GroupNorm over time, no other norm;
+  ours: a LayerNorm after every convolution), the positional convolution (ours: sinusoidal
+  positions), WavLM's relative position bias, a Conformer teacher's layers.
 - :class:`FrozenTeacher`: the teacher, never trained (parameters frozen at construction, always
   in eval mode, run under ``no_grad``), returning the chosen hidden states. It is a module of its
   own in a Brain, so DistributedDataParallel never wraps it (it has no trainable parameter).
@@ -35,6 +45,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import math
 import os
 from collections.abc import Sequence
@@ -47,6 +58,8 @@ from speechbrain.utils.checkpoints import mark_as_loader, mark_as_saver, registe
 from torch import nn
 
 from efficient_ssl.models.wav2vec2 import ENCODER_WEIGHTS, PretrainedEncoder
+
+logger = logging.getLogger(__name__)
 
 MIXER_KEYS = ("attention_type", "mode")
 COS_FLOOR = -math.log(torch.sigmoid(torch.tensor(1.0, dtype=torch.float64)).item())  # -log sigmoid(1)
@@ -158,13 +171,153 @@ def init_from_teacher(student: PretrainedEncoder, teacher: PretrainedEncoder) ->
     return copied
 
 
+def teacher_config(teacher: nn.Module) -> dict:
+    """The ``PretrainedEncoder`` config a student starts from: the teacher's own, or for a public
+    (transformers) teacher the nearest encoder of this project: the raw-waveform CNN with the
+    teacher's kernels, strides, channels and input normalisation (so both have the same frames),
+    and Transformer layers (Conformer for a wav2vec 2.0-Conformer) of the teacher's width, heads
+    and feed-forward size, with MHSA.
+
+    Arguments
+    ---------
+    teacher : PretrainedEncoder or PublicEncoder
+
+    Returns
+    -------
+    dict
+        ``PretrainedEncoder`` keyword arguments.
+
+    Example
+    -------
+    >>> hf = {"model_type": "hubert", "conv_dim": [512] * 7, "conv_kernel": [10, 3, 3, 3, 3, 2, 2],
+    ...       "conv_stride": [5, 2, 2, 2, 2, 2, 2], "hidden_size": 768, "num_hidden_layers": 12,
+    ...       "num_attention_heads": 12, "intermediate_size": 3072}
+    >>> teacher = nn.Module()
+    >>> teacher.config = {"transformers": hf, "do_normalize": False}
+    >>> config = teacher_config(teacher)
+    >>> config["frontend"], config["frontend_kwargs"]["strides"], config["encoder"]["d_ffn"]
+    ('raw_cnn', [5, 2, 2, 2, 2, 2, 2], 3072)
+    """
+    config = teacher.config
+    if "transformers" not in config:
+        return config
+    hf = config["transformers"]
+    if len(set(hf["conv_dim"])) != 1:
+        raise ValueError(
+            f"distillation: the teacher's CNN has channels {hf['conv_dim']}; a student's raw_cnn frontend "
+            "needs the same number in every layer (pass --frontend=mel_cnn for a student with its own frontend)"
+        )
+    conformer = hf["model_type"] == "wav2vec2-conformer"
+    encoder = {"num_layers": hf["num_hidden_layers"], "d_model": hf["hidden_size"], "nhead": hf["num_attention_heads"],
+               "d_ffn": hf["intermediate_size"], "layer_type": "conformer" if conformer else "transformer",
+               "attention_type": "regularMHA", "dropout": float(hf.get("hidden_dropout", 0.1))}
+    if conformer:
+        encoder["kernel_size"] = hf.get("conv_depthwise_kernel_size", 31)
+    frontend = {"channels": hf["conv_dim"][-1], "kernel_sizes": list(hf["conv_kernel"]),
+                "strides": list(hf["conv_stride"]), "normalize_signal": bool(config["do_normalize"])}
+    return {"frontend": "raw_cnn", "frontend_kwargs": frontend, "encoder": encoder,
+            "input_dropout": float(hf.get("feat_proj_dropout", 0.1)), "max_len": 2500}
+
+
+def _public_sources(student: PretrainedEncoder, teacher: nn.Module) -> dict[str, torch.Tensor]:
+    """{student tensor name: teacher tensor} for everything of a public teacher that maps onto the
+    student (see :func:`init_from_public_teacher`)."""
+    hf = teacher.config["transformers"]
+    source = teacher.state_dict()
+    frontend = teacher_config(teacher)["frontend_kwargs"]
+    same_cnn = student.config["frontend"] == "raw_cnn" and all(
+        student.config["frontend_kwargs"].get(key) == frontend[key] for key in ("channels", "kernel_sizes", "strides"))
+    pairs = {}
+    if same_cnn:  # another frontend (--frontend=mel_cnn) takes nothing of the teacher's CNN nor projection
+        pairs = {"frontend.extractor.norm": "projection.layer_norm", "input_proj": "projection.projection"}
+        for i in range(len(hf["conv_dim"])):
+            block = f"frontend.extractor.extractor.convblock_{i}.convs"
+            pairs[f"{block}.conv_0.conv"] = f"frontend.conv_layers.{i}.conv"
+            if hf.get("feat_extract_norm", "layer") == "layer":  # conv -> LayerNorm -> GELU, as ours
+                pairs[f"{block}.norm_0.norm"] = f"frontend.conv_layers.{i}.layer_norm"
+    layer_type = student.config["encoder"].get("layer_type", "conformer")
+    pre_ln = bool(hf.get("do_stable_layer_norm", False))
+    mha = student.config["encoder"].get("attention_type") == "regularMHA"
+    if layer_type == "transformer" and hf["model_type"] != "wav2vec2-conformer":
+        for i in range(min(len(student.context.layers), len(teacher.context.layers))):
+            ours, theirs = f"context.layers.{i}", f"context.layers.{i}.layer"
+            pairs[f"{ours}.ffn.1"] = f"{theirs}.feed_forward.intermediate_dense"
+            pairs[f"{ours}.ffn.4"] = f"{theirs}.feed_forward.output_dense"
+            if mha:
+                pairs[f"{ours}.mixer.out_proj"] = f"{theirs}.attention.out_proj"
+            if pre_ln:  # LN -> attention -> residual, LN -> FFN -> residual: our layer's order
+                pairs[f"{ours}.norm_mixer"] = f"{theirs}.layer_norm"
+                pairs[f"{ours}.ffn.0"] = f"{theirs}.final_layer_norm"
+        if pre_ln and len(student.context.layers) == len(teacher.context.layers):
+            pairs["context.norm"] = "context.norm"  # the final LayerNorm (of the last layer's output)
+    found = {}
+    for ours, theirs in pairs.items():
+        for kind in ("weight", "bias"):
+            if f"{theirs}.{kind}" in source:
+                found[f"{ours}.{kind}"] = source[f"{theirs}.{kind}"]
+    if mha and layer_type == "transformer" and hf["model_type"] != "wav2vec2-conformer":
+        for i in range(min(len(student.context.layers), len(teacher.context.layers))):
+            theirs = f"context.layers.{i}.layer.attention"
+            for kind, ours in (("weight", "in_proj_weight"), ("bias", "in_proj_bias")):
+                parts = [source.get(f"{theirs}.{proj}.{kind}") for proj in ("q_proj", "k_proj", "v_proj")]
+                if all(part is not None for part in parts):
+                    found[f"context.layers.{i}.mixer.{ours}"] = torch.cat(parts)  # (3 D, D) / (3 D,)
+    return found
+
+
+@torch.no_grad()
+def init_from_public_teacher(student: PretrainedEncoder, teacher: nn.Module) -> list[str]:
+    """Copies into ``student`` what of a public (transformers) teacher maps onto it, same shapes only.
+
+    What maps: the CNN convolution weights (our convolutions have no bias: a ``conv_bias=True``
+    teacher's are left out), the CNN LayerNorms of a ``feat_extract_norm="layer"`` teacher, the
+    feature projection (its LayerNorm -> the CNN's final LayerNorm, its Linear -> ``input_proj``),
+    and for a Transformer student of a non-Conformer teacher, in layer i, teacher layer i's
+    feed-forward linears, its attention (q, k, v packed into ``in_proj``, and ``out_proj``) for an
+    MHSA student, and its norms (and the final norm) when the teacher is pre-LN
+    (``do_stable_layer_norm``: the large models), as our layers are. The rest stays random.
+
+    Arguments
+    ---------
+    student : PretrainedEncoder
+        From :func:`teacher_config` (any depth).
+    teacher : PublicEncoder
+        The teacher.
+
+    Returns
+    -------
+    list of str
+        The names of the student tensors copied from the teacher.
+    """
+    target = student.state_dict()
+    copied = []
+    for name, tensor in _public_sources(student, teacher).items():
+        if name in target and target[name].shape == tensor.shape:
+            target[name].copy_(tensor)
+            copied.append(name)
+    return copied
+
+
+def _group(name: str) -> str:
+    """A short label of a student tensor for the log: frontend.conv / frontend.norm, input_proj,
+    mask_emb, context.layers.<i>.<part>, context.norm."""
+    parts = name.split(".")
+    if parts[0] == "frontend":
+        return "frontend.norm" if "norm" in name else "frontend.conv"
+    if parts[0] == "context":
+        return ".".join(parts[:4]) if parts[1] == "layers" else ".".join(parts[:2])
+    return parts[0]
+
+
 def build_student(teacher: PretrainedEncoder, init: bool = True, **config) -> PretrainedEncoder:
     """A student encoder for ``teacher``: :func:`student_config`, then :func:`init_from_teacher`.
 
     Arguments
     ---------
-    teacher : PretrainedEncoder
-        The teacher (only its config and weights are read).
+    teacher : PretrainedEncoder or PublicEncoder
+        The teacher (only its config and weights are read); a public one gets a student in this
+        project's format (:func:`teacher_config`, :func:`init_from_public_teacher`), and one log
+        line says what was copied.
     init : bool
         Initialise from the teacher where shapes allow (False: random initialisation).
     **config
@@ -184,9 +337,22 @@ def build_student(teacher: PretrainedEncoder, init: bool = True, **config) -> Pr
     >>> bool((student.context.layers[1].conv.depthwise.weight == teacher.context.layers[1].conv.depthwise.weight).all())
     True
     """
-    student = PretrainedEncoder(**student_config(teacher.config, **config))
-    if init:
+    student = PretrainedEncoder(**student_config(teacher_config(teacher), **config))
+    public = "transformers" in teacher.config
+    if init and not public:
         init_from_teacher(student, teacher)
+    elif init:
+        copied = set(init_from_public_teacher(student, teacher))
+        groups: dict[str, list[bool]] = {}
+        for name, _ in student.named_parameters():
+            groups.setdefault(_group(name), []).append(name in copied)
+        listed = {label: [g for g, flags in groups.items() if test(flags)] for label, test in (
+            ("copied", all), ("partly", lambda flags: any(flags) and not all(flags)), ("random", lambda f: not any(f)))}
+        logger.info(
+            "Student of a public %s teacher (its layers and ours differ): %d of %d parameter tensors copied "
+            "from it; copied: %s; partly: %s; random: %s", teacher.config["transformers"]["model_type"],
+            len(copied), sum(map(len, groups.values())), *(", ".join(v) or "-" for v in listed.values()),
+        )
     return student
 
 

@@ -13,6 +13,10 @@ downstream recipe takes one with ``--pretrained_encoder``:
   ``d_model``, ``mask_emb`` (transformers' ``masked_spec_embed``), ``keep_layers``, ``config``
   (plain JSON, so ``CTCModel.save`` / ``load_ctc_model`` work) and ``save`` (a transformers folder).
 
+S3-Router routes it (``efficient_ssl.nnet.router`` recognises transformers' attention, feed-forward
+and feature-projection linears by name) and distillation takes it as the teacher
+(``efficient_ssl.models.distill.teacher_config``: the student is built in this project's format).
+
 The weights run through transformers' own modules; only the glue is written here, and it makes
 padding never change the real frames, which transformers guarantees only for some
 configurations. Three places let padding leak into real frames there, all fixed here by computing

@@ -3,13 +3,17 @@
 
 A small student encoder (the teacher's frontend + a few layers, SummaryMixing or MHSA) learns to
 predict chosen hidden states of a frozen pretrained teacher (``--teacher``: a pretraining save
-folder, a checkpoint or an ``encoder.ckpt``). The student is exported in the encoder format to
+folder, a checkpoint or an ``encoder.ckpt``, or a public transformers folder such as HuBERT base:
+then the student gets the teacher's CNN and what else maps onto this project's layers, the rest
+random, as one log line says). The student is exported in the encoder format to
 ``<output_folder>/student`` (every checkpoint in ``<output_folder>/save`` holds it too), so the
 fine-tuning and probing recipes take it with ``--pretrained_encoder``.
 
 Usage:
     python train.py hparams/distill_mini.yaml --data_folder data/mini/LibriSpeech --teacher PATH
     python train.py hparams/distill_base.yaml --data_folder /data/LibriSpeech --teacher PATH --attention_type=regularMHA
+    python train.py hparams/distill_base.yaml --data_folder /data/LibriSpeech --teacher models/hubert-base-ls960 \
+        --attention_type=regularMHA  # DistilHuBERT
 """
 
 import sys
