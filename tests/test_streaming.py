@@ -1,5 +1,8 @@
-"""Streaming SummaryMixing: chunk-by-chunk inference with a carried state equals the chunked,
-masked full-sequence forward of the same model (layer, encoder, whole CTC model)."""
+"""Streaming SummaryMixing and the MHSA baseline: chunk-by-chunk inference with a carried state
+equals the chunked, masked full-sequence forward of the same model (layer, encoder, whole CTC
+model)."""
+
+from pathlib import Path
 
 import pytest
 import torch
@@ -67,28 +70,62 @@ def test_state_size_is_constant_in_stream_length():
     assert sizes(short) == sizes(long)
 
 
-def test_streaming_needs_summary_mixing_and_causal_convolutions():
+def test_streaming_needs_a_streamable_mixer_and_causal_convolutions():
     with pytest.raises(ValueError, match="SummaryMixing"):
-        ContextEncoder(1, 8, 2, 16, attention_type="regularMHA", chunk_size=4)
+        ContextEncoder(1, 8, 2, 16, attention_type="speechbrain_mha", chunk_size=4)
+    with pytest.raises(ValueError, match="left_chunks"):
+        ContextEncoder(1, 8, 2, 16, chunk_size=4, left_chunks=2)  # SummaryMixing sees all past chunks
     with pytest.raises(ValueError, match="causal=True"):
         ContextEncoder(1, 8, 2, 16, kernel_size=3).forward_chunk(torch.randn(1, 4, 8))
 
 
-def _ctc_model(chunk_size: int) -> CTCModel:
+@pytest.mark.parametrize("layer_type", ["conformer", "transformer"])
+@pytest.mark.parametrize("left_chunks", [-1, 0, 2])
+def test_mhsa_chunks_with_kv_cache_equal_masked_forward(layer_type, left_chunks):
+    torch.manual_seed(0)
+    encoder = ContextEncoder(
+        3, 16, 2, 32, layer_type=layer_type, attention_type="regularMHA", kernel_size=5,
+        chunk_size=4, causal=True, left_chunks=left_chunks,
+    ).eval()
+    x = torch.randn(1, 18, 16)  # the last chunk is partial
+    full, _ = encoder(x)
+    streamed, _ = _stream_encoder(encoder, x, 4)
+    torch.testing.assert_close(streamed, full, atol=1e-5, rtol=1e-5)
+    keys = _stream_encoder(encoder, x[:, :16], 4)[1][0]["mixer"][0]  # (B, H, T_cache, D/H)
+    assert keys.shape[2] == (16 if left_chunks < 0 else 4 * left_chunks)  # all past frames, or L chunks
+    # the left context matters: the full-context forward differs from the limited one
+    if left_chunks >= 0:
+        assert not torch.allclose(encoder(x, chunk_size=0)[0][:, 12:], full[:, 12:], atol=1e-3)
+    padded, _ = encoder(torch.cat([x, torch.randn(1, 6, 16)], dim=1), torch.arange(24).unsqueeze(0) < 18)
+    torch.testing.assert_close(padded[:, :18], full, atol=1e-5, rtol=1e-5)
+
+
+def test_mhsa_cache_grows_with_the_stream_only_without_a_left_limit():
+    torch.manual_seed(0)
+    sizes = {}
+    for left in (-1, 2):
+        encoder = ContextEncoder(1, 16, 2, 32, attention_type="regularMHA", kernel_size=3, chunk_size=4,
+                                 causal=True, left_chunks=left).eval()
+        sizes[left] = [_stream_encoder(encoder, torch.randn(1, n, 16), 4)[1][0]["mixer"][0].shape[2] for n in (8, 64)]
+    assert sizes == {-1: [8, 64], 2: [8, 8]}
+
+
+def _ctc_model(chunk_size: int, **encoder_kwargs) -> CTCModel:
     torch.manual_seed(0)
     encoder = PretrainedEncoder(
         "raw_cnn",
         {"num_layers": 2, "d_model": 16, "nhead": 2, "d_ffn": 32, "kernel_size": 5,
-         "chunk_size": chunk_size, "causal": True},
+         "chunk_size": chunk_size, "causal": True, **encoder_kwargs},
         frontend_kwargs={"channels": 8, "normalize_signal": False},
     )
     return CTCModel(encoder, vocab_size=6).eval()
 
 
-def test_streaming_ctc_equals_offline_chunked_model():
+@pytest.mark.parametrize("mixer", [{}, {"attention_type": "regularMHA", "left_chunks": 2}])
+def test_streaming_ctc_equals_offline_chunked_model(mixer):
     """Without the per-utterance signal normalisation the frontend is exact per window, so the
     streamed log-probs equal the offline forward of the same (chunked) model."""
-    model = _ctc_model(chunk_size=8)
+    model = _ctc_model(chunk_size=8, **mixer)
     wav = torch.randn(16000)  # 49 frames, 1 s
     with torch.inference_mode():
         offline = model(wav.unsqueeze(0), torch.ones(1)).logits[-1][0].log_softmax(dim=-1)
@@ -104,9 +141,10 @@ def test_streaming_ctc_refuses_downsampled_models():
         StreamingCTC(CTCModel(encoder, 5, downsampling="avgpool", downsampling_factor=2))
 
 
-def test_dynamic_chunk_training_smoke():
+@pytest.mark.parametrize("mixer", [{}, {"attention_type": "regularMHA", "left_chunks": 1}])
+def test_dynamic_chunk_training_smoke(mixer):
     torch.manual_seed(0)
-    encoder = ContextEncoder(2, 16, 2, 32, kernel_size=3, causal=True, chunk_size=4, dynamic_chunks=[0, 2, 4])
+    encoder = ContextEncoder(2, 16, 2, 32, kernel_size=3, causal=True, chunk_size=4, dynamic_chunks=[0, 2, 4], **mixer)
     optimizer = torch.optim.SGD(encoder.parameters(), lr=0.01)
     x, mask = torch.randn(2, 12, 16), torch.arange(12).unsqueeze(0) < torch.tensor([[12], [9]])
     drawn = set()
@@ -121,3 +159,20 @@ def test_dynamic_chunk_training_smoke():
     encoder.eval()  # eval uses chunk_size: streaming still equals the chunked forward
     streamed, _ = _stream_encoder(encoder, x[:1], 4)
     torch.testing.assert_close(streamed, encoder(x[:1])[0], atol=1e-5, rtol=1e-5)
+
+
+def test_recipe_trains_the_mhsa_streaming_baseline_with_one_key(tmp_path):
+    """scratch_mini.yaml: attention_type=regularMHA + chunk_size + left_chunks give a streamable
+    MHSA encoder (the baseline of the same recipe) whose chunks equal its masked forward."""
+    from efficient_ssl.hparams import load_hparams
+
+    recipe = Path(__file__).parents[1] / "recipes" / "LibriSpeech" / "finetune" / "hparams" / "scratch_mini.yaml"
+    hparams = load_hparams(recipe, {
+        "data_folder": str(tmp_path), "output_folder": str(tmp_path / "out"), "attention_type": "regularMHA",
+        "chunk_size": 4, "causal_conv": True, "left_chunks": 2, "dynamic_chunks": [0, 4, 8],
+        "num_layers": 1, "d_model": 16, "nhead": 2, "d_ffn": 32, "frontend_channels": 8,
+    })
+    context = hparams["encoder"].context.eval()
+    assert (context.attention_type, context.left_chunks, context.dynamic_chunks) == ("regularMHA", 2, [0, 4, 8])
+    x = torch.randn(1, 20, 16)
+    torch.testing.assert_close(_stream_encoder(context, x, 4)[0], context(x)[0], atol=1e-5, rtol=1e-5)

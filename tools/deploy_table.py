@@ -1,16 +1,18 @@
 """Deployment table of a fine-tuned CTC model, measured side by side in one run on CPU (1 thread):
-PyTorch fp32, ONNX fp32, ONNX int8 (onnxruntime dynamic quantisation) and streaming at several
-chunk sizes: CER / WER on test-clean, real-time factor, model bytes, per-chunk latency.
+PyTorch fp32, ONNX fp32, ONNX int8 (onnxruntime dynamic quantisation), streaming at several
+chunk sizes (PyTorch) and chunked ONNX (frontend.onnx + step.onnx, the state as explicit
+inputs/outputs): CER / WER on test-clean, real-time factor, model bytes, per-chunk latency.
 
 Usage::
 
     python tools/deploy_table.py --model <output_folder>/model --output DIR \\
-        [--data_folder data/mini/LibriSpeech] [--max_utterances 100] [--chunks_ms 160 320 640]
+        [--data_folder data/mini/LibriSpeech] [--max_utterances 100] [--chunks_ms 160 320 640] \\
+        [--onnx_chunks_ms 320]
 
 Writes DIR/deploy_table.json, DIR/deploy_table.md, DIR/deploy_table.png (CER and RTF per
 variant; skipped without matplotlib) and the ONNX files into DIR. Streaming needs a
-streamable model (SummaryMixing, chunk_size > 0, causal convolutions); otherwise those rows are
-skipped. Needs the ``deploy`` extra.
+streamable model (SummaryMixing or regularMHA, chunk_size > 0, causal convolutions); otherwise
+those rows are skipped. Needs the ``deploy`` extra.
 
 Authors
  * efficient_ssl contributors 2026
@@ -28,8 +30,8 @@ import torch
 
 from efficient_ssl.brains.ctc import CTCDecoder
 from efficient_ssl.data.tokens import load_tokenizer
-from efficient_ssl.deploy.export import OnnxCTC, export_onnx, quantize_int8
-from efficient_ssl.deploy.streaming import stream_log_probs
+from efficient_ssl.deploy.export import OnnxCTC, OnnxStreamingCTC, export_onnx, export_streaming, quantize_int8
+from efficient_ssl.deploy.streaming import StreamingCTC
 from efficient_ssl.models.asr import load_ctc_model
 from efficient_ssl.transcribe import find_tokenizer
 from plotting import pyplot
@@ -71,6 +73,7 @@ def main() -> None:
     parser.add_argument("--data_folder", type=Path, default=Path("data/mini/LibriSpeech"))
     parser.add_argument("--max_utterances", type=int, default=100)
     parser.add_argument("--chunks_ms", type=float, nargs="+", default=[160, 320, 640])
+    parser.add_argument("--onnx_chunks_ms", type=float, nargs="*", default=[320], help="chunked ONNX rows")
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.output.mkdir(parents=True, exist_ok=True)
@@ -109,21 +112,38 @@ def main() -> None:
         seconds = time.perf_counter() - start
         cer, wer = score(texts, refs)
         rows.append({"model": name, "cer": cer, "wer": wer, "rtf": seconds / audio_s, "bytes": size})
-    max_diff = (OnnxCTC(fp32)(data[0][0]) - pytorch(data[0][0])).abs().max().item()
+    onnx_fp32 = OnnxCTC(fp32)
+    max_diff = max((onnx_fp32(wav) - pytorch(wav)).abs().max().item() for wav, _ in data)
     streamable = getattr(model.encoder.context, "causal", False) and model.downsampler is None
-    for chunk_ms in args.chunks_ms if streamable else []:
-        start, texts, chunk_times = time.perf_counter(), [], []
+    variants = []
+    if streamable:
+        variants = [(f"streaming {ms:.0f} ms", ms, lambda ms: StreamingCTC(model, ms), torch_bytes) for ms in args.chunks_ms]
+    if streamable and args.onnx_chunks_ms:
+        onnx_bytes = sum(path.stat().st_size for path in export_streaming(model, args.output))
+        variants += [(f"ONNX chunked {ms:.0f} ms", ms, lambda ms: OnnxStreamingCTC(model, args.output, ms), onnx_bytes)
+                     for ms in args.onnx_chunks_ms]
+    streamed: dict[float, list[torch.Tensor]] = {}  # PyTorch streaming log-probs per chunk size
+    for name, chunk_ms, make, size in variants:
+        start, texts, chunk_times, outputs = time.perf_counter(), [], [], []
+        step = int(round(chunk_ms / 1000 * model.config["sample_rate"]))
         for wav, _ in data:
-            log_probs, times = stream_log_probs(model, wav, chunk_ms)
-            texts.append(decode(log_probs.unsqueeze(0), torch.ones(1))[0])
-            chunk_times += times
+            stream = make(chunk_ms)
+            parts = [stream.accept(piece) for piece in wav.split(step)]
+            outputs.append(torch.cat([*parts, stream.finish()]))
+            texts.append(decode(outputs[-1].unsqueeze(0), torch.ones(1))[0])
+            chunk_times += stream.chunk_times
         seconds = time.perf_counter() - start
         cer, wer = score(texts, refs)
         rows.append({
-            "model": f"streaming {chunk_ms:.0f} ms", "cer": cer, "wer": wer, "rtf": seconds / audio_s,
-            "bytes": torch_bytes, "chunk_ms_mean": 1000 * sum(chunk_times) / len(chunk_times),
+            "model": name, "cer": cer, "wer": wer, "rtf": seconds / audio_s,
+            "bytes": size, "chunk_ms_mean": 1000 * sum(chunk_times) / len(chunk_times),
             "chunk_ms_max": 1000 * max(chunk_times),
         })
+        if name.startswith("ONNX") and chunk_ms in streamed:  # chunked ONNX vs PyTorch streaming
+            diff = max((a - b).abs().max().item() for a, b in zip(outputs, streamed[chunk_ms]))
+            rows[-1]["max_abs_dlogp_vs_pytorch_streaming"] = diff
+        elif not name.startswith("ONNX"):
+            streamed[chunk_ms] = outputs
     result = {
         "model": str(args.model), "utterances": len(data), "audio_s": audio_s, "threads": 1,
         "onnx_fp32_max_abs_log_prob_diff": max_diff, "rows": rows,
@@ -131,9 +151,13 @@ def main() -> None:
     (args.output / "deploy_table.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     lines = [
         f"{len(data)} test-clean utterances ({audio_s:.0f} s), CPU, 1 thread, greedy CTC. "
-        f"ONNX fp32 vs PyTorch, max |log-prob difference| on the first utterance: {max_diff:.1e}.", "",
+        f"ONNX fp32 vs PyTorch, max |log-prob difference| over these utterances: {max_diff:.1e}.", "",
         "| model | CER % | WER % | RTF | MB | chunk compute ms (mean / max) |", "|---|---|---|---|---|---|",
     ]
+    lines[0] += "".join(
+        f" {row['model']} vs PyTorch streaming: max |log-prob difference| {row['max_abs_dlogp_vs_pytorch_streaming']:.1e}."
+        for row in rows if "max_abs_dlogp_vs_pytorch_streaming" in row
+    )
     for row in rows:
         chunk = f"{row['chunk_ms_mean']:.1f} / {row['chunk_ms_max']:.1f}" if "chunk_ms_mean" in row else "-"
         lines.append(

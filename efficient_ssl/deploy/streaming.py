@@ -1,8 +1,8 @@
 """Streaming CTC inference with a carried state: audio in, chunk by chunk, log-probs out.
 
 A :class:`StreamingCTC` wraps a :class:`efficient_ssl.models.asr.CTCModel` whose encoder is
-streamable (SummaryMixing, ``causal=True`` convolutions, see
-:meth:`efficient_ssl.nnet.encoders.ContextEncoder.forward_chunk`). Per chunk it
+streamable (SummaryMixing or the regularMHA baseline with a key/value cache, ``causal=True``
+convolutions, see :meth:`efficient_ssl.nnet.encoders.ContextEncoder.forward_chunk`). Per chunk it
 
 1. runs the frontend on the new audio plus a fixed left context of audio (``left_context_ms``)
    and keeps the frames not emitted yet (the frontends' convolutions are unpadded, so the frame
@@ -11,7 +11,8 @@ streamable (SummaryMixing, ``causal=True`` convolutions, see
 2. adds the sinusoidal positions of those frames' absolute indices;
 3. feeds whole chunks of ``chunk_frames`` frames to the encoder with its state (per layer: the
    running sum and count of the summary branch, the last ``kernel_size - 1`` frames of the
-   convolution), so the cost of a chunk does not depend on the audio before it;
+   convolution), so the cost of a chunk does not depend on the audio before it (with MHSA the
+   state is the keys and values of the last ``left_chunks`` chunks, and the cost grows with them);
 4. returns the CTC log-probabilities of the new frames.
 
 Authors
@@ -41,12 +42,23 @@ def sinusoidal_positions(start: int, length: int, d_model: int, table: torch.Ten
     """
     if table is not None and start + length <= table.shape[1]:
         return table[:, start : start + length]
-    positions = torch.arange(start, start + length, dtype=torch.float32).unsqueeze(1)  # (T, 1)
+    return positions(torch.tensor([start]), length, d_model)
+
+
+def positions(start: torch.Tensor, length: int, d_model: int) -> torch.Tensor:
+    """Sinusoidal positions ``start .. start + length - 1`` (1, T, d_model) computed from a
+    tensor ``start`` (1,), so the ONNX export of a streaming step traces it.
+
+    Example
+    -------
+    >>> positions(torch.tensor([3]), 2, 4)
+    tensor([[[ 0.1411, -0.9900,  0.0300,  0.9996],
+             [-0.7568, -0.6536,  0.0400,  0.9992]]])
+    """
+    steps = (start.float() + torch.arange(length, dtype=torch.float32)).unsqueeze(1)  # (T, 1)
     denominator = torch.exp(torch.arange(0, d_model, 2).float() * -(math.log(10000.0) / d_model))
-    pe = torch.zeros(length, d_model)
-    pe[:, 0::2] = torch.sin(positions * denominator)
-    pe[:, 1::2] = torch.cos(positions * denominator)
-    return pe.unsqueeze(0)  # (1, T, d_model)
+    angles = steps * denominator  # (T, D/2)
+    return torch.stack([angles.sin(), angles.cos()], dim=-1).reshape(1, length, d_model)  # sin/cos interleaved
 
 
 class StreamingCTC:
@@ -87,6 +99,7 @@ class StreamingCTC:
         self.chunk_frames = max(1, round(chunk_ms / 1000 * rate / self.hop))
         self.left_context = int(round(left_context_ms / 1000 * rate / self.hop)) * self.hop
         self.chunk_times: list[float] = []  # seconds of compute per accept() call
+        self.encoder_times: list[float] = []  # seconds per encoder chunk (encoder + head only)
         self.reset()
 
     def reset(self) -> None:
@@ -95,10 +108,11 @@ class StreamingCTC:
         self.buffer_start = 0
         self.received = 0  # samples so far
         self.frames_done = 0  # frontend frames computed so far
-        self.pending: list[torch.Tensor] = []  # embedded frames waiting for a whole chunk
+        self.pending: list[torch.Tensor] = []  # frontend frames waiting for a whole chunk
         self.encoded = 0  # frames given to the encoder so far
         self.state = None
         self.chunk_times = []
+        self.encoder_times = []
 
     @torch.inference_mode()
     def accept(self, samples: torch.Tensor) -> torch.Tensor:
@@ -116,19 +130,27 @@ class StreamingCTC:
         """Ends the stream: log-probs (T_new, vocab) of the frames left in the last, partial chunk."""
         return self._encode(final=True)
 
+    def _latents(self, wav: torch.Tensor) -> torch.Tensor:
+        """The frontend on an audio window: wav (1, S) -> frames (1, T_window, C)."""
+        return self.frontend(wav, torch.ones(1))
+
+    def _step(self, latents: torch.Tensor, start: int) -> torch.Tensor:
+        """One encoder chunk: frontend frames (1, T, C) whose first has absolute index ``start``
+        -> log-probs (T * upsampling, vocab); updates ``self.state``."""
+        encoder = self.model.encoder
+        x = encoder.input_proj(latents)  # (1, T, D)
+        x = x + sinusoidal_positions(start, x.shape[1], encoder.d_model, encoder.positions.pe).to(x)
+        out, self.state = encoder.context.forward_chunk(x, self.state)
+        return self.model.heads[-1](out)[0].float().log_softmax(dim=-1)  # (T*up, V)
+
     def _frontend(self) -> None:
-        """Frontend frames of the new audio, embedded with their absolute positions."""
+        """Frontend frames of the new audio, queued for the encoder."""
         total = int(self.frontend.output_lengths(torch.tensor(self.received)))
         if total <= self.frames_done:
             return
         first = self.buffer_start // self.hop  # absolute index of the buffer's first frame
-        wav = self.buffer.unsqueeze(0)  # (1, S)
-        latents = self.frontend(wav, torch.ones(1))  # (1, T_window, C)
-        latents = latents[:, self.frames_done - first : total - first]
-        encoder = self.model.encoder
-        x = encoder.input_proj(latents)  # (1, T_new, D)
-        x = x + sinusoidal_positions(self.frames_done, x.shape[1], encoder.d_model, encoder.positions.pe).to(x)
-        self.pending.append(x)
+        latents = self._latents(self.buffer.unsqueeze(0))  # (1, T_window, C)
+        self.pending.append(latents[:, self.frames_done - first : total - first])
         self.frames_done = total
         # Keep the left context: audio from (the next frame to compute) - left_context on.
         keep_from = max(0, self.frames_done * self.hop - self.left_context)
@@ -141,14 +163,15 @@ class StreamingCTC:
         """Runs the encoder on whole chunks of pending frames (and the remainder if ``final``)."""
         if not self.pending:
             return torch.zeros(0, self.model.config["vocab_size"])
-        frames = torch.cat(self.pending, dim=1)  # (1, T_pending, D)
+        frames = torch.cat(self.pending, dim=1)  # (1, T_pending, C)
         ready = frames.shape[1] if final else frames.shape[1] - frames.shape[1] % self.chunk_frames
         self.pending = [frames[:, ready:]] if ready < frames.shape[1] else []
         outputs = []
         for chunk in frames[:, :ready].split(self.chunk_frames, dim=1) if ready else []:
-            out, self.state = self.model.encoder.context.forward_chunk(chunk, self.state)
-            outputs.append(self.model.heads[-1](out)[0].float().log_softmax(dim=-1))  # (T*up, V)
-        self.encoded += ready
+            start = time.perf_counter()
+            outputs.append(self._step(chunk, self.encoded))
+            self.encoded += chunk.shape[1]
+            self.encoder_times.append(time.perf_counter() - start)
         if not outputs:
             return torch.zeros(0, self.model.config["vocab_size"])
         return torch.cat(outputs)

@@ -200,7 +200,7 @@ class ConformerLayer(nn.Module):
         x : torch.Tensor
             (B, T_chunk, d_model), every frame real.
         state : dict, optional
-            ``{"summary": (sum, count), "conv": cache}`` from the previous chunk; None = start.
+            ``{"mixer": (sum, count) or (keys, values), "conv": cache}`` from the previous chunk; None = start.
 
         Returns
         -------
@@ -211,8 +211,8 @@ class ConformerLayer(nn.Module):
         """
         state = state or {}
         x = torch.add(x, self.ffn_in(x), alpha=0.5)
-        mixed, summary = self.mixer.forward_chunk(self.norm_mixer(x), state.get("summary"))
+        mixed, mixer_state = self.mixer.forward_chunk(self.norm_mixer(x), state.get("mixer"))
         x = x + mixed
         conv, cache = self.conv.forward_chunk(x, state.get("conv"))
         x = x + conv
-        return self.norm_out(torch.add(x, self.ffn_out(x), alpha=0.5)), {"summary": summary, "conv": cache}
+        return self.norm_out(torch.add(x, self.ffn_out(x), alpha=0.5)), {"mixer": mixer_state, "conv": cache}

@@ -11,12 +11,14 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
+from efficient_ssl.nnet.attention import chunk_attention_mask
 from efficient_ssl.nnet.branchformer import BranchformerLayer
 from efficient_ssl.nnet.conformer import ConformerLayer
 from efficient_ssl.nnet.summary_mixing import chunk_context_mask
 from efficient_ssl.nnet.transformer import TransformerLayer
 
 LAYER_TYPES = ("conformer", "branchformer", "transformer")
+STREAMING_MIXERS = ("SummaryMixing", "regularMHA")
 
 
 class ContextEncoder(nn.Module):
@@ -52,10 +54,17 @@ class ContextEncoder(nn.Module):
     conv_norm : str
         Conformer only: ``"layernorm"`` or ``"batchnorm"`` after the depthwise convolution.
     chunk_size : int
-        Streaming (SummaryMixing only): 0 = full context; n > 0 = chunked causal context, the
-        summary of a frame averages every frame up to the end of its chunk of n frames
-        (``efficient_ssl.nnet.summary_mixing.chunk_context_mask``). :meth:`forward_chunk` then
-        gives the same outputs chunk by chunk with a carried state.
+        Streaming (SummaryMixing or regularMHA): 0 = full context; n > 0 = chunked causal
+        context. SummaryMixing: the summary of a frame averages every frame up to the end of its
+        chunk of n frames (``efficient_ssl.nnet.summary_mixing.chunk_context_mask``). regularMHA:
+        a frame attends to its whole chunk and ``left_chunks`` past chunks
+        (``efficient_ssl.nnet.attention.chunk_attention_mask``), the MHSA streaming baseline.
+        :meth:`forward_chunk` then gives the same outputs chunk by chunk with a carried state.
+    left_chunks : int
+        regularMHA streaming: past chunks each chunk attends to (-1 = all). The streaming state
+        keeps their keys and values, so a chunk's cost grows with ``left_chunks`` (with the
+        stream when -1). SummaryMixing takes only -1: its summary covers all past chunks at a
+        constant cost.
     causal : bool
         Causal convolution modules (Conformer; nothing to change for Transformer layers), which
         streaming needs; Branchformer layers are not supported yet.
@@ -97,13 +106,19 @@ class ContextEncoder(nn.Module):
         chunk_size: int = 0,
         causal: bool = False,
         dynamic_chunks: Sequence[int] | None = None,
+        left_chunks: int = -1,
         **mixer_kwargs,
     ):
         super().__init__()
-        if (chunk_size or causal or dynamic_chunks) and attention_type != "SummaryMixing":
+        if (chunk_size or causal or dynamic_chunks) and attention_type not in STREAMING_MIXERS:
             raise ValueError(
-                f"ContextEncoder: chunk_size / causal (streaming) need attention_type='SummaryMixing', "
+                f"ContextEncoder: chunk_size / causal (streaming) need attention_type in {STREAMING_MIXERS}, "
                 f"not {attention_type!r}"
+            )
+        if left_chunks >= 0 and attention_type != "regularMHA":
+            raise ValueError(
+                f"ContextEncoder: left_chunks={left_chunks} needs attention_type='regularMHA' "
+                f"(SummaryMixing summarises all past chunks: use -1)"
             )
         if causal and layer_type == "branchformer":
             raise ValueError("ContextEncoder: causal=True supports layer_type 'conformer' or 'transformer'")
@@ -112,6 +127,8 @@ class ContextEncoder(nn.Module):
         if dynamic_chunks is not None and (not dynamic_chunks or min(dynamic_chunks) < 0):
             raise ValueError(f"ContextEncoder: dynamic_chunks={dynamic_chunks} must list chunk sizes >= 0")
         self.chunk_size = chunk_size
+        self.left_chunks = left_chunks
+        self.attention_type = attention_type
         self.causal = causal
         self.dynamic_chunks = list(dynamic_chunks) if dynamic_chunks else None
         self._chunk_draws = torch.Generator().manual_seed(torch.initial_seed() % 2**62 + 17)
@@ -131,6 +148,7 @@ class ContextEncoder(nn.Module):
             attention_type=attention_type,
             mode=mode,
             dropout=dropout,
+            left_chunks=left_chunks,
             **mixer_kwargs,
         )
         if layer_type == "conformer":
@@ -205,7 +223,7 @@ class ContextEncoder(nn.Module):
             draw = torch.randint(len(self.dynamic_chunks), (1,), generator=self._chunk_draws)
             chunk_size = self.dynamic_chunks[int(draw)]
         chunk_size = self.chunk_size if chunk_size is None else chunk_size
-        context = None if chunk_size == 0 else chunk_context_mask(x.shape[1], chunk_size, x.device)
+        context = None if chunk_size == 0 else self.context_mask(x.shape[1], chunk_size, x.device)
         hidden_states = [x]
         for layer, run in zip(self.layers, self._layers_to_run()):
             if run:
@@ -213,15 +231,25 @@ class ContextEncoder(nn.Module):
             hidden_states.append(x)
         return self.norm(x), hidden_states
 
+    def context_mask(self, time: int, chunk_size: int, device: torch.device | None = None) -> torch.Tensor:
+        """The (T, T) bool restricted context of chunked training (row t = frames frame t sees):
+        ``chunk_context_mask`` for SummaryMixing, ``chunk_attention_mask`` with ``left_chunks``
+        for regularMHA."""
+        if self.attention_type == "SummaryMixing":
+            return chunk_context_mask(time, chunk_size, device)
+        return chunk_attention_mask(time, chunk_size, self.left_chunks, device)
+
     def forward_chunk(
         self, x: torch.Tensor, state: list[dict] | None = None
     ) -> tuple[torch.Tensor, list[dict]]:
         """Streaming inference: encode one chunk given the state the previous chunk returned.
 
-        Needs SummaryMixing and, for Conformer layers, ``causal=True``. The outputs of successive
-        chunks equal :meth:`forward` with ``chunk_size`` = the chunk length (in eval mode); each
-        chunk costs the same whatever came before (the state is a running sum and count per
-        layer and the last ``kernel_size - 1`` frames of each convolution).
+        Needs SummaryMixing or regularMHA and, for Conformer layers, ``causal=True``. The outputs
+        of successive chunks equal :meth:`forward` with ``chunk_size`` = the chunk length (in
+        eval mode). The state of a layer holds its mixer's under ``"mixer"`` and the last
+        ``kernel_size - 1`` frames of its convolution under ``"conv"``. SummaryMixing's is a
+        running sum and count, so each chunk costs the same whatever came before; regularMHA's
+        is the keys and values of the last ``left_chunks`` chunks (all past frames when -1).
 
         Arguments
         ---------

@@ -24,11 +24,13 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from speechbrain.lobes.features import Fbank
 from speechbrain.lobes.models.convolution import ConvolutionFrontEnd
 from speechbrain.lobes.models.wav2vec import W2VLatentExtractor
 from speechbrain.nnet.CNN import Conv1d
 from speechbrain.nnet.normalization import LayerNorm
+from speechbrain.processing.features import STFT, spectral_magnitude
 from torch import nn
 
 
@@ -223,6 +225,46 @@ class RawWaveformCNN(ConvFrontend):
         return self.extractor(wav, normalize_signal=False)
 
 
+class ConvSTFT(nn.Module):
+    """speechbrain's ``STFT`` (centred, zero padding, one-sided, unnormalised) as a strided
+    ``conv1d`` with a fixed windowed-DFT basis: real operations only, so the TorchScript ONNX
+    exporter takes it (it cannot export ``torch.stft``'s complex output).
+
+    Arguments
+    ---------
+    stft : speechbrain.processing.features.STFT
+        The STFT to reproduce (``n_fft``, ``hop_length``, ``window``).
+
+    Example
+    -------
+    >>> stft = Fbank(sample_rate=16000, n_mels=80).compute_STFT
+    >>> wav = torch.randn(2, 8000)
+    >>> power = lambda spec: spec.pow(2).sum(-1)
+    >>> bool((power(ConvSTFT(stft)(wav)) - power(stft(wav))).abs().max() < 1e-5 * power(stft(wav)).max())
+    True
+    """
+
+    def __init__(self, stft: STFT):
+        super().__init__()
+        if not stft.center or stft.pad_mode != "constant" or stft.normalized_stft or not stft.onesided:
+            raise ValueError("ConvSTFT: reproduces a centred, zero-padded, one-sided, unnormalised STFT only")
+        self.n_fft, self.hop = stft.n_fft, stft.hop_length
+        window = stft.window.double()
+        left = (self.n_fft - window.numel()) // 2  # torch.stft centres a shorter window in n_fft
+        window = F.pad(window, (left, self.n_fft - window.numel() - left))
+        bins = torch.arange(self.n_fft // 2 + 1, dtype=torch.float64).unsqueeze(1)  # (F, 1)
+        angle = 2 * math.pi * bins * torch.arange(self.n_fft, dtype=torch.float64) / self.n_fft  # (F, n_fft)
+        basis = torch.cat([angle.cos() * window, -angle.sin() * window])  # (2F, n_fft): real, imaginary
+        self.register_buffer("basis", basis.float().unsqueeze(1), persistent=False)  # (2F, 1, n_fft)
+
+    def forward(self, wav: torch.Tensor) -> torch.Tensor:
+        """wav (B, S) -> (B, T, n_fft // 2 + 1, 2), real and imaginary parts (``STFT``'s layout)."""
+        padded = F.pad(wav.unsqueeze(1), (self.n_fft // 2, self.n_fft // 2))  # (B, 1, S + n_fft)
+        spec = F.conv1d(padded, self.basis, stride=self.hop)  # (B, 2F, T)
+        real, imag = spec.chunk(2, dim=1)  # each (B, F, T)
+        return torch.stack([real, imag], dim=-1).transpose(1, 2)  # (B, T, F, 2)
+
+
 class MelCNN(ConvFrontend):
     """The "mel_cnn_base" frontend of SummaryMixing wav2vec 2.0: log-mel filterbanks + 2 Conv1d.
 
@@ -252,6 +294,9 @@ class MelCNN(ConvFrontend):
         Hop of the filterbank.
     dropout : float
         Dropout after every convolution.
+
+    The attribute ``stft_as_conv`` (default False) computes the STFT with :class:`ConvSTFT`
+    instead of ``torch.stft``: ONNX export sets it (``efficient_ssl.deploy.export``).
 
     Example
     -------
@@ -284,6 +329,8 @@ class MelCNN(ConvFrontend):
             hop_length=hop_length_ms,
         )
         self.fbank_hop = self.fbank.compute_STFT.hop_length
+        self.conv_stft = ConvSTFT(self.fbank.compute_STFT)
+        self.stft_as_conv = False
         self.cnn = ConvolutionFrontEnd(
             input_shape=(None, None, n_mels),
             num_blocks=len(self.kernel_sizes),
@@ -326,7 +373,8 @@ class MelCNN(ConvFrontend):
         """
         with torch.no_grad(), torch.autocast(device_type=wav.device.type, enabled=False):
             wav = wav.float() * sample_mask(wav_lens, wav.shape[1])  # padding -> exact zeros
-            feats = self.fbank(wav)  # (B, T_fbank, n_mels)
+            stft = self.conv_stft(wav) if self.stft_as_conv else self.fbank.compute_STFT(wav)  # (B, T_fbank, F, 2)
+            feats = self.fbank.compute_fbanks(spectral_magnitude(stft))  # (B, T_fbank, n_mels), = self.fbank(wav)
             real = self.input_steps(torch.round(wav_lens * wav.shape[1]).long())  # (B,)
             steps = torch.arange(feats.shape[1], device=wav.device)
             feats = masked_normalise(feats, steps.unsqueeze(0) < real.unsqueeze(1))

@@ -445,7 +445,7 @@ class SummaryMixing(nn.Module):
         local, s = self._branches(x)
         nhead, _, chunk = s.shape
         total = s.reshape(nhead, batch, time, chunk).sum(dim=2).transpose(0, 1).reshape(batch, -1)  # (B, S)
-        count = x.new_full((batch, 1), float(time))
+        count = torch.ones_like(total[:, :1]) * time  # a traced tensor op, so ONNX keeps it per chunk
         if state is not None:
             total, count = total + state[0], count + state[1]
         s = self.summary_norm((total / count).unsqueeze(1))  # (B, 1, S)

@@ -101,8 +101,8 @@ class TransformerLayer(nn.Module):
 
     def forward_chunk(self, x: torch.Tensor, state: dict | None = None) -> tuple[torch.Tensor, dict]:
         """Streaming inference (SummaryMixing mixer): x (B, T_chunk, d_model), every frame real;
-        state ``{"summary": (sum, count)}`` from the previous chunk or None. Returns the output
+        state ``{"mixer": (sum, count) or (keys, values)}`` from the previous chunk or None. Returns the output
         (B, T_chunk, d_model) and the next state."""
-        mixed, summary = self.mixer.forward_chunk(self.norm_mixer(x), (state or {}).get("summary"))
+        mixed, mixer_state = self.mixer.forward_chunk(self.norm_mixer(x), (state or {}).get("mixer"))
         x = x + mixed
-        return x + self.ffn(x), {"summary": summary}
+        return x + self.ffn(x), {"mixer": mixer_state}
