@@ -1,7 +1,9 @@
 """S3-Router (efficient_ssl.nnet.router): exact sparsity, gradients, frozen weights, packing,
-folding, the CTC integration, the route_mini.yaml recipe (1 and 2 processes) and the table tool."""
+folding, the CTC integration, the route_mini.yaml recipe (1 and 2 processes), the table tool and
+public (transformers) encoders: their named linears routed, folded, and route_mini.yaml on one."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 import torch
 
 from conftest import run_checked, tiny_encoder, torchrun_command
-from efficient_ssl.models import CTCModel, PretrainedEncoder, load_ctc_model
+from efficient_ssl.models import CTCModel, PretrainedEncoder, load_ctc_model, load_pretrained_encoder
 from efficient_ssl.nnet import router
 from efficient_ssl.nnet.encoders import ContextEncoder
 
@@ -204,3 +206,71 @@ def test_router_table_tiny(tiny_corpus, tmp_path):
     bench = json.loads((out / "router_bench.json").read_text())
     assert bench["fold_max_abs_diff"] <= 1e-5 and bench["packed_mask_fraction"] <= 1 / 30
     assert (out / "router.png").stat().st_size > 0 and "| router |" in (out / "router.md").read_text()
+
+
+def _public_folder(family: str, folder: Path, **overrides) -> Path:
+    """A tiny random transformers model of ``family`` saved to ``folder`` (skips without transformers)."""
+    pytest.importorskip("transformers")
+    from test_public_checkpoints import save_tiny
+
+    return save_tiny(family, folder, **overrides)
+
+
+PUBLIC_NAMES = {"mixer": ("q_proj", "k_proj", "v_proj", "out_proj", "linear_q", "linear_k", "linear_v", "linear_out"),
+                "ffn": ("intermediate_dense", "output_dense"), "conv": ("pointwise_conv1", "pointwise_conv2"),
+                "proj": ("projection",)}
+
+
+@pytest.mark.parametrize("family", ["wav2vec2_base", "wavlm_large", "conformer", "data2vec"])
+def test_a_public_encoder_routes_its_linears_and_folds(family, tmp_path):
+    encoder = load_pretrained_encoder(_public_folder(family, tmp_path / family))
+    routed = router.route_encoder(encoder, kept={"ffn": 0.5, "default": 0.8}, score_init="magnitude_rank")
+    for name, target in router.find_targets(encoder).items():  # the named linears only, never the CNN
+        assert name.rsplit(".", 2)[-2] in PUBLIC_NAMES[target.category], name
+        assert not name.startswith("frontend.") and "pos_conv" not in name and "gru_rel_pos" not in name, name
+    categories = {t.category for t in router.find_targets(encoder).values()}
+    assert categories == ({"mixer", "ffn", "proj", "conv"} if family == "conformer" else {"mixer", "ffn", "proj"})
+    assert len(routed) == 1 + 2 * (4 + 2 * (2 if family == "conformer" else 1) + (2 if family == "conformer" else 0))
+    for name, (kept, total) in router.sparsity(encoder)["layers"].items():
+        ratio = 0.5 if router.find_targets(encoder)[name].category == "ffn" else 0.8
+        assert kept == router.kept_count(ratio, total), name
+    trainable = [n for n, p in encoder.named_parameters() if p.requires_grad]
+    assert trainable and all(n.endswith("scores") for n in trainable)
+    router.route_ffn_units(encoder, kept=0.5)
+    wav, wav_lens = torch.randn(2, 4000), torch.tensor([1.0, 0.6])
+    with torch.no_grad():
+        masked, _, mask = encoder(wav, wav_lens)
+        params = sum(p.numel() for n, p in encoder.named_parameters() if not n.endswith("scores"))
+        folded = router.fold(encoder)(wav, wav_lens)[0]
+    assert not router.routers(encoder)
+    assert (folded - masked)[mask].abs().max() <= 1e-5
+    assert sum(p.numel() for p in encoder.parameters()) < params  # half of every hidden layer removed
+
+
+def test_route_mini_yaml_runs_on_a_public_encoder(tiny_corpus, tmp_path):
+    from test_public_checkpoints import small_librispeech
+
+    folder = _public_folder("wavlm_large", tmp_path / "wavlm", conv_dim=(16,) * 5, conv_kernel=(10, 3, 3, 3, 2),
+                            conv_stride=(5, 2, 2, 2, 2))
+    data = small_librispeech(tiny_corpus, tmp_path / "LibriSpeech")
+    out = tmp_path / "exp"
+    run_checked([sys.executable, str(FINETUNE / "train.py"), str(FINETUNE / "hparams" / "route_mini.yaml"),
+                 f"--data_folder={data}", f"--output_folder={out}", f"--pretrained_encoder={folder}",
+                 "--number_of_epochs=1"], tmp_path)
+    assert {"WER", "CER"} <= set(json.loads((out / "results.json").read_text())["test-clean"])
+    routed = load_ctc_model(out / "model", fold_routing=False)
+    report = router.sparsity(routed)
+    assert len(report["layers"]) == 1 + 2 * 6  # projection + q, k, v, out, 2 feed-forward linears per layer
+    assert all(kept == router.kept_count(0.9, total) for kept, total in report["layers"].values())
+    start = load_pretrained_encoder(folder)  # the frozen weights are bit-identical after training
+    reference = {n: t.detach() for n, t in start.named_parameters()}  # (not the layerdrop counter)
+    weights = {re.sub(r"\.parametrizations\.(\w+)\.original$", r".\1", n.replace("encoder.", "", 1)): t
+               for n, t in routed.state_dict().items() if n.startswith("encoder.") and "scores" not in n}
+    assert set(reference) <= set(weights)
+    assert [n for n, t in reference.items() if not torch.equal(t, weights[n])] == []
+    folded = load_ctc_model(out / "model")
+    wav, wav_lens = torch.randn(2, 6000), torch.tensor([1.0, 0.7])
+    routed.eval()
+    with torch.no_grad():
+        a, b = routed(wav, wav_lens), folded(wav, wav_lens)
+    assert ((a.logits[-1] - b.logits[-1]).abs() * a.mask.unsqueeze(-1)).max() <= 1e-5

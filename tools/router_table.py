@@ -28,10 +28,26 @@ Writes DIR/router.json (records {"mode", "kept", "from", "wer", "cer", "macs_per
 "cpu_rtf", "bytes", ...}), DIR/router_bench.json, DIR/router.md and DIR/router.png (CER
 against sparsity), and prints the targets with PASS/FAIL.
 
+``--multilingual``: Common Voice (paper 4's multilingual setting), through the recipe
+``recipes/CommonVoice/finetune``, for each language of ``--languages`` (default: the 6 mini
+languages): weight fine-tuning (finetune_mini.yaml: one fine-tuned copy per language) and mask
+fine-tuning (route_mini.yaml: one mask + CTC head per language over the frozen shared encoder,
+saved once as DIR/shared_encoder), same head, data and epochs. Without ``--pretrained`` the
+shared encoder is first pretrained on every language's training audio with
+``recipes/CommonVoice/pretrain``'s mini YAML (``--pretrain_steps``). Each language's model is
+reassembled from the shared encoder + its task file and checked against the routed model.
+Records get "language"; ``bytes`` is what a language stores: its fine-tuned fp32 copy, or its
+packed masks + CTC head; DIR/router_storage.json and the table add the shared encoder's fp32
+bytes, the totals of both ways and each packed mask's fraction of the encoder (target <= 1/30).
+The per-language BPE tokenizer is the same in both ways and is left out (``tokenizer_bytes``).
+
 Usage:
     python tools/router_table.py --output results/router --pretrained <pretraining save folder> \
         [--data_folder data/mini/LibriSpeech] [--epochs 2] [--kept_router 0.9] [--kept_prune 0.5] \
         [--tiny] [-- recipe overrides]
+    python tools/router_table.py --multilingual --output results/router_multilingual \
+        [--pretrained <save folder>] [--data_folder data/mini/CommonVoice] [--languages cy de ...] \
+        [--epochs 3] [--kept_router 0.9] [--jobs 2] [--pretrain_steps 100] [--tiny] [-- recipe overrides]
 """
 
 from __future__ import annotations
@@ -40,6 +56,7 @@ import argparse
 import copy
 import json
 import statistics
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,12 +66,15 @@ from compare_strategies import measure_models, pretrain, run_all, test_batches
 
 from efficient_ssl.data import make_dataset
 from efficient_ssl.efficiency import Timer
-from efficient_ssl.models import CTCModel, load_ctc_model, load_pretrained_encoder
+from efficient_ssl.models import CTCModel, load_ctc_model, load_pretrained_encoder, load_routing_task
 from efficient_ssl.nnet import router
 from plotting import pyplot
 
 ROOT = Path(__file__).resolve().parents[1]
 FINETUNE = ROOT / "recipes" / "LibriSpeech" / "finetune"
+CV_FINETUNE = ROOT / "recipes" / "CommonVoice" / "finetune"
+CV_PRETRAIN = ROOT / "recipes" / "CommonVoice" / "pretrain"
+CV_LANGUAGES = ["cy", "de", "en", "es", "eu", "fr"]
 TARGETS = {"step_time_ratio": 1.5, "fold_max_abs_diff": 1e-5, "packed_mask_fraction": 1 / 30,
            "structured_time_ratio": 0.7, "structured_cer_delta": 3.0}
 
@@ -237,13 +257,154 @@ def plot(records: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
+def pretrain_multilingual(args) -> Path:
+    """Pretrains the shared encoder on every language's training audio (once); its save folder."""
+    output = args.output / "pretrain"
+    if not (output / "finished").is_file():
+        languages = "[" + ", ".join(args.languages) + "]"
+        cmd = [sys.executable, str(CV_PRETRAIN / "train.py"), str(CV_PRETRAIN / "hparams" / "wav2vec2_mini.yaml"),
+               f"--data_folder={args.data_folder}", f"--output_folder={output}", f"--languages={languages}",
+               f"--total_steps={args.pretrain_steps}", *args.pretrain_overrides]
+        print("pretraining:", " ".join(cmd), flush=True)
+        subprocess.run(cmd, check=True)
+        (output / "finished").write_text("")
+    return output / "save"
+
+
+def multilingual_runs(args, shared: Path) -> tuple[list[dict], list[tuple[str, int, Path, list[str]]]]:
+    """Per language: weight fine-tuning and mask fine-tuning at each kept ratio, over ``shared``."""
+    specs, runs = [], []
+    for language in args.languages:
+        variants = [("weights", 1.0, "finetune_mini.yaml", [])]
+        variants += [("router", kept, "route_mini.yaml", [f"--kept={kept}"]) for kept in args.kept_router]
+        for mode, kept, yaml, overrides in variants:
+            key = f"{language}_{mode}" + (f"_{kept}" if mode == "router" else "")
+            folder = args.output / "runs" / key
+            cmd = [sys.executable, str(CV_FINETUNE / "train.py"), str(CV_FINETUNE / "hparams" / yaml),
+                   f"--data_folder={args.data_folder}", f"--output_folder={folder}", f"--languages=[{language}]",
+                   f"--pretrained_encoder={shared}", f"--seed={args.seed}", f"--number_of_epochs={args.epochs}",
+                   *overrides, *args.recipe_overrides]
+            specs.append({"key": key, "mode": mode, "kept": kept, "language": language})
+            runs.append((key, args.seed, folder, cmd))
+    return specs, runs
+
+
+def multilingual_records(args, specs, runs, shared: Path) -> tuple[list[dict], dict]:
+    """Error rates, costs, bytes and the reassembly check of every run; the storage summary."""
+    encoder_bytes = router.tensor_bytes(load_pretrained_encoder(shared))
+    records = []
+    for language in args.languages:
+        chosen = [(spec, run) for spec, run in zip(specs, runs) if spec["language"] == language]
+        csv = chosen[0][1][2] / "save" / language / "test.csv"
+        batches, audio_s = test_batches(csv, args.data_folder, args.batch_size)
+        print(f"measuring {language}: {len(chosen)} models on {audio_s:.0f} s of test audio", flush=True)
+        costs = measure_models({spec["key"]: run[2] / "model" for spec, run in chosen}, batches, audio_s, args.repeats)
+        for spec, (_, _, folder, _) in chosen:
+            (result,) = json.loads((folder / "results.json").read_text()).values()  # one language: one test set
+            record = {"mode": spec["mode"], "kept": spec["kept"], "sparsity": round(1 - spec["kept"], 4),
+                      "language": language, "wer": result["WER"], "cer": result["CER"], **costs[spec["key"]],
+                      "tokenizer_bytes": (folder / "model" / "tokenizer.model").stat().st_size}
+            if spec["mode"] == "weights":
+                record["bytes"] = record["model_bytes"] = router.tensor_bytes(load_ctc_model(folder / "model"))
+            else:
+                task = torch.load(folder / "task" / "routing_task.pt", map_location="cpu", weights_only=True)
+                sizes = router.task_sizes(task)
+                record.update(sizes, bytes=sizes["mask_bytes"] + sizes["head_bytes"],
+                              task_file_bytes=(folder / "task" / "routing_task.pt").stat().st_size,
+                              mask_fraction=sizes["mask_file_bytes"] / encoder_bytes,
+                              reassembly_max_abs_diff=reassembly_diff(folder, shared, batches[:2]))
+            records.append(record)
+    weights = [r for r in records if r["mode"] == "weights"]
+    storage = {"languages": len(args.languages), "shared_encoder_fp32_bytes": encoder_bytes,
+               "finetuned_copies_bytes": sum(r["bytes"] for r in weights)}
+    for kept in args.kept_router:
+        routed = [r for r in records if r["mode"] == "router" and r["kept"] == kept]
+        total = encoder_bytes + sum(r["bytes"] for r in routed)
+        storage[f"router_{kept}"] = {
+            "total_bytes": total, "tasks_bytes": sum(r["bytes"] for r in routed),
+            "vs_finetuned_copies": total / storage["finetuned_copies_bytes"],
+            "max_mask_fraction": max(r["mask_fraction"] for r in routed),
+            "max_reassembly_diff": max(r["reassembly_max_abs_diff"] for r in routed),
+        }
+    return records, storage
+
+
+def reassembly_diff(folder: Path, shared: Path, batches) -> float:
+    """Max abs difference between the routed model as trained and the one reassembled from the
+    shared encoder + the task file (folded), on real frames of the given batches."""
+    trained = load_ctc_model(folder / "model", fold_routing=False)
+    rebuilt = load_routing_task(folder / "task", shared)
+    diff = 0.0
+    with torch.no_grad():
+        for wavs, lens in batches:
+            a, b = trained(wavs, lens), rebuilt(wavs, lens)
+            diff = max(diff, float(((a.logits[-1] - b.logits[-1]).abs() * a.mask.unsqueeze(-1)).max()))
+    return diff
+
+
+def multilingual_table(records: list[dict], storage: dict, kept: Sequence[float]) -> str:
+    mb = 1e6
+    lines = ["| language | mode | kept | WER | CER | MMACs / audio s | CPU RTF | stored MB | packed mask / encoder fp32 |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in records:
+        fraction = f"1/{1 / r['mask_fraction']:.1f}" if "mask_fraction" in r else "-"
+        lines.append(f"| {r['language']} | {r['mode']} | {r['kept']} | {r['wer']:.2f} | {r['cer']:.2f} | "
+                     f"{r['macs_per_audio_s'] / 1e6:.1f} | {r['cpu_rtf']:.4f} | {r['bytes'] / mb:.3f} | {fraction} |")
+    n = storage["languages"]
+    lines += ["", "| storage for the languages | MB |", "|---|---|",
+              f"| one fine-tuned fp32 copy per language ({n}) | {storage['finetuned_copies_bytes'] / mb:.3f} |"]
+    for k in kept:
+        s = storage[f"router_{k}"]
+        lines.append(f"| shared encoder fp32 {storage['shared_encoder_fp32_bytes'] / mb:.3f} + {n} packed masks + "
+                     f"CTC heads {s['tasks_bytes'] / mb:.3f} (kept {k}) | {s['total_bytes'] / mb:.3f} "
+                     f"({s['vs_finetuned_copies']:.3f}x) |")
+    return "\n".join(lines)
+
+
+def multilingual_targets(storage: dict, kept: Sequence[float]) -> list[str]:
+    lines = []
+    for k in kept:
+        s = storage[f"router_{k}"]
+        ok = s["max_mask_fraction"] <= TARGETS["packed_mask_fraction"]
+        lines.append(f"kept {k}: largest packed mask / encoder fp32 {s['max_mask_fraction']:.4f} "
+                     f"(<= {TARGETS['packed_mask_fraction']:.4f}): {'PASS' if ok else 'FAIL'}")
+        ok = s["max_reassembly_diff"] <= TARGETS["fold_max_abs_diff"]
+        lines.append(f"kept {k}: shared encoder + task file = routed model, max abs diff {s['max_reassembly_diff']:.3g} "
+                     f"(<= {TARGETS['fold_max_abs_diff']:.0e}): {'PASS' if ok else 'FAIL'}")
+    return lines
+
+
+def multilingual(args) -> list[dict]:
+    """The Common Voice multilingual report (``--multilingual``)."""
+    shared = args.output / "shared_encoder"
+    if not (shared / "encoder.ckpt").is_file():  # one file for every language: the frozen encoder
+        load_pretrained_encoder(args.pretrained or pretrain_multilingual(args)).save(shared)
+    specs, runs = multilingual_runs(args, shared)
+    run_all(runs, args.jobs, args.threads)
+    records, storage = multilingual_records(args, specs, runs, shared)
+    (args.output / "router.json").write_text(json.dumps(records, indent=2))
+    (args.output / "router_storage.json").write_text(json.dumps(storage, indent=2))
+    report = multilingual_table(records, storage, args.kept_router) + "\n\n"
+    report += "\n".join(multilingual_targets(storage, args.kept_router)) + "\n"
+    (args.output / "router.md").write_text(report)
+    print(report)
+    return records
+
+
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, required=True)
-    parser.add_argument("--data_folder", type=Path, default=ROOT / "data" / "mini" / "LibriSpeech")
+    parser.add_argument("--multilingual", action="store_true",
+                        help="Common Voice: one mask + head per language over one shared encoder")
+    parser.add_argument("--data_folder", type=Path,
+                        help="default: data/mini/LibriSpeech (data/mini/CommonVoice with --multilingual)")
+    parser.add_argument("--languages", nargs="*", default=CV_LANGUAGES, help="--multilingual: the languages")
+    parser.add_argument("--pretrain_steps", type=int, default=100,
+                        help="--multilingual without --pretrained: pretraining steps of the shared encoder")
+    parser.add_argument("--jobs", type=int, default=2, help="--multilingual: fine-tuning runs at a time")
     parser.add_argument("--pretrained", type=Path, help="a pretraining save folder (default: pretrain one)")
     parser.add_argument("--pretrain_overrides", nargs="*", default=[], help="e.g. --total_steps=600")
-    parser.add_argument("--epochs", type=int, default=2, help="fine-tuning epochs of every run")
+    parser.add_argument("--epochs", type=int, help="fine-tuning epochs of every run (default 2; 3 with --multilingual)")
     parser.add_argument("--kept_router", nargs="*", type=float, default=[0.9])
     parser.add_argument("--kept_prune", nargs="*", type=float, default=[0.5])
     parser.add_argument("--seed", type=int, default=1234)
@@ -254,6 +415,9 @@ def parse_args(argv):
     parser.add_argument("--tiny", action="store_true", help="1 epoch, 1 repeat, 2 bench steps (tests)")
     parser.add_argument("recipe_overrides", nargs="*", help="after --: passed to every fine-tuning run")
     args = parser.parse_args(argv)
+    corpus = "CommonVoice" if args.multilingual else "LibriSpeech"
+    args.data_folder = args.data_folder or ROOT / "data" / "mini" / corpus
+    args.epochs = args.epochs or (3 if args.multilingual else 2)
     if args.tiny:
         args.epochs, args.repeats, args.bench_steps, args.batch_size = 1, 1, 2, 4
     return args
@@ -263,6 +427,8 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     args = parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(args.threads)
+    if args.multilingual:
+        return multilingual(args)
     pretrained = args.pretrained or pretrain(args.data_folder, args.output / "pretrain", args.pretrain_overrides)
     specs = run_specs(args)
     encoders = {"pretrained": Path(pretrained), "finetuned": args.output / "finetuned_encoder"}

@@ -16,7 +16,11 @@ Hparams read by the Brain (declare them in the recipe YAML):
     epoch_counter, train_logger, test_wer_file
 
 :func:`train_and_test` is the body every CTC recipe shares: fit, test each set with its cost,
-write ``results.json`` and export the best model for ``transcribe``.
+write ``results.json`` and export the best model for ``transcribe``; a model routed over a frozen
+pretrained encoder (S3-Router) is also exported as a task file, its packed masks and heads
+without the encoder (:func:`efficient_ssl.models.asr.export_routing_task`), which
+:func:`~efficient_ssl.models.asr.load_routing_task` puts back on the shared encoder: N tasks
+(languages) = one encoder file + N small files.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from speechbrain.utils.metric_stats import ErrorRateStats
 
 from efficient_ssl.brains.base import Brain
 from efficient_ssl.brains.distributed import all_gather, merge_metric_over_ranks, sum_over_ranks
+from efficient_ssl.models.asr import export_routing_task
 from efficient_ssl.nnet.router import score_parameters
 
 logger = logging.getLogger(__name__)
@@ -183,7 +188,10 @@ def train_and_test(hparams: dict, run_opts: dict, data, tokenizer_file: str | Pa
     Builds ``hparams["model"]`` (a CTCModel factory) for the tokenizer's vocabulary, fits it,
     tests the best checkpoint (lowest valid CER) on every test set, measures its inference cost
     (``cost_inference_<set>.json``), writes ``results.json`` and exports the model with its
-    tokenizer to ``<output_folder>/model`` (the input of ``transcribe``).
+    tokenizer to ``<output_folder>/model`` (the input of ``transcribe``). A model routed over
+    the frozen ``pretrained_encoder`` (``routing`` set, ``train_weights`` off) is also exported
+    to ``<output_folder>/task``: its packed masks and heads
+    (:func:`~efficient_ssl.models.asr.export_routing_task`) and the tokenizer.
 
     Arguments
     ---------
@@ -232,6 +240,12 @@ def train_and_test(hparams: dict, run_opts: dict, data, tokenizer_file: str | Pa
     if sb.utils.distributed.if_main_process():
         model_folder = model.save(output / "model")
         shutil.copy(tokenizer_file, model_folder / Path(tokenizer_file).name)
+        if model.config["routing"] and not model.config["train_weights"] and hparams["pretrained_encoder"]:
+            try:
+                task = export_routing_task(model_folder, hparams["pretrained_encoder"], output / "task")
+                shutil.copy(tokenizer_file, task.parent / Path(tokenizer_file).name)
+            except ValueError as error:  # the model itself is exported: say why no task file
+                logger.warning("no task file (%s): %s", output / "task", error)
         (output / "results.json").write_text(json.dumps(results, indent=2))
     return results
 

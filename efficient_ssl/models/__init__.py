@@ -21,6 +21,9 @@ CTC speech recognition (``efficient_ssl.models.asr``):
                               faster-inference strategies (downsampling, upsampling head,
                               layer removal, early exit) and fine-tuning masks
     load_ctc_model            rebuilds a CTCModel saved by ``CTCModel.save``
+    export_routing_task       one task of a model routed over a frozen shared encoder: its packed
+                              masks + heads, without the encoder (S3-Router's multilingual masks)
+    load_routing_task         the shared encoder + a task file -> that task's CTCModel
 
 Distillation, DistilHuBERT-style (``efficient_ssl.models.distill``):
     build_student             a student encoder of any depth / width / mixer, initialised from
@@ -36,7 +39,7 @@ MP3S-style probing (``efficient_ssl.models.probes``):
     CosineClassifier          cosine scores for additive-margin softmax losses
 """
 
-from efficient_ssl.models.asr import CTCModel, CTCOutput, load_ctc_model
+from efficient_ssl.models.asr import CTCModel, CTCOutput, export_routing_task, load_ctc_model, load_routing_task
 from efficient_ssl.models.distill import Distiller, FrozenTeacher, TeacherCache, build_student
 from efficient_ssl.models.probes import (
     BiLSTM,
@@ -72,5 +75,7 @@ __all__ = [
     "Wav2Vec2Pretrainer",
     "build_encoder",
     "load_ctc_model",
+    "export_routing_task",
+    "load_routing_task",
     "load_pretrained_encoder",
 ]

@@ -31,7 +31,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from efficient_ssl.models.wav2vec2 import PretrainedEncoder, compute_span_mask, encoder_from_config
+from efficient_ssl.models.wav2vec2 import PretrainedEncoder, compute_span_mask, encoder_from_config, load_pretrained_encoder
+from efficient_ssl.nnet import router
 from efficient_ssl.nnet.downsampling import UpsamplingCTCHead, build_downsampler
 from efficient_ssl.nnet.router import build_router, fold
 
@@ -332,4 +333,85 @@ def load_ctc_model(folder: str | Path, device: str = "cpu", fold_routing: bool =
     model.load_state_dict(torch.load(folder / MODEL_WEIGHTS, map_location="cpu", weights_only=True))
     if fold_routing and config.get("routing"):
         fold(model)  # S3-Router masks become plain (and, for hidden units, smaller) weights
+    return model.to(device).eval()
+
+
+ROUTING_TASK = "routing_task.pt"
+
+
+def export_routing_task(model_folder: str | Path, shared_encoder: str | Path, folder: str | Path) -> Path:
+    """Writes ``folder/routing_task.pt``: what one task (a language) of a model routed over a
+    frozen shared encoder adds to it, i.e. the packed masks (1 bit per routed weight, or per
+    unit) and every tensor outside the encoder (the CTC heads), with the model's config.
+
+    Arguments
+    ---------
+    model_folder : str or Path
+        A routed model saved by ``CTCModel.save`` (``<output_folder>/model``).
+    shared_encoder : str or Path
+        The encoder it was routed over (anything ``load_pretrained_encoder`` takes); refused if
+        the model's frozen weights differ from it (``train_weights``, batch-norm statistics).
+    folder : str or Path
+        Where to write.
+
+    Returns
+    -------
+    Path
+        The task file.
+    """
+    model = load_ctc_model(model_folder, fold_routing=False)
+    task = router.pack_task(model)
+    config = dict(model.config)
+    config.pop("encoder")
+    shared = load_pretrained_encoder(shared_encoder)
+    layers = len(model.encoder.context.layers)
+    if layers < len(shared.context.layers):  # keep_layers: the task keeps the shared encoder's first layers
+        config["keep_layers"] = layers
+        shared.keep_layers(layers)
+    if task["shared_fingerprint"] != router.frozen_fingerprint(shared):
+        raise ValueError(f"{model_folder}: its encoder weights differ from {shared_encoder}; a task file needs "
+                         "them frozen (routing with train_weights=False, no batch-norm statistics to update)")
+    task["config"] = json.dumps(config)
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ROUTING_TASK
+    tmp = path.with_suffix(".tmp")
+    torch.save(task, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_routing_task(
+    task: str | Path, shared_encoder: str | Path, device: str = "cpu", fold_routing: bool = True
+) -> CTCModel:
+    """Reassembles one task's model from the shared encoder and its task file.
+
+    Arguments
+    ---------
+    task : str or Path
+        ``routing_task.pt`` from :func:`export_routing_task`, or its folder.
+    shared_encoder : str or Path
+        The shared encoder (anything ``load_pretrained_encoder`` takes); refused, with a one-line
+        reason, if it is not the one the task was trained over.
+    device : str
+        Where to put the model.
+    fold_routing : bool
+        Fold the masks into plain weights (inference); False keeps the routers.
+
+    Returns
+    -------
+    CTCModel
+        In eval mode: it computes what the routed model computed.
+    """
+    path = Path(task)
+    path = path / ROUTING_TASK if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: missing; pass the task folder written by a routed fine-tuning run "
+                                "(<output_folder>/task) or its routing_task.pt")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    config = json.loads(state["config"])
+    model = CTCModel(load_pretrained_encoder(shared_encoder), **config)
+    router.load_task(model, state, source=str(path))
+    if fold_routing:
+        fold(model)
     return model.to(device).eval()

@@ -22,11 +22,26 @@ What a routed encoder can hold:
 
 :func:`route_encoder` converts any project encoder (a ``PretrainedEncoder`` or a bare
 ``ContextEncoder``: Conformer, Branchformer, Transformer layers; SummaryMixing or MHSA mixers) in
-place. What it routes (``select``), by category: ``mixer`` (attention q/k/v/out, or every
-SummaryMixing linear), ``ffn`` (feed-forward and cgMLP linears), ``conv`` (the Conformer
-convolution module's pointwise linears), ``merge`` (the Branchformer merge), ``proj`` (the
-projection after the frontend). Never routed: the frontend, the depthwise / positional
-convolutions, norms, biases and the heads.
+place, and a public one (``efficient_ssl.models.public.PublicEncoder``: the transformers modules
+of wav2vec 2.0, HuBERT, WavLM, data2vec-audio and wav2vec 2.0-Conformer, recognised by their
+attribute names, so transformers is never imported here). What it routes (``select``), by
+category: ``mixer`` (attention q/k/v/out: ``in_proj_weight`` / ``out_proj``, transformers'
+``q_proj`` / ``k_proj`` / ``v_proj`` / ``out_proj`` or the Conformer's ``linear_q`` / ... /
+``linear_out``; or every SummaryMixing linear), ``ffn`` (feed-forward and cgMLP linears,
+transformers' ``intermediate_dense`` / ``output_dense``), ``conv`` (the Conformer convolution
+module's pointwise linears / transformers' ``pointwise_conv1`` / ``pointwise_conv2``), ``merge``
+(the Branchformer merge), ``proj`` (the projection after the frontend: ``input_proj``, or
+transformers' ``feature_projection.projection``). Never routed: the frontend (CNN), the
+depthwise / positional convolutions (and WavLM's relative-position gate), norms, biases and the
+heads. Hidden-unit masks (``route_ffn_units``, :func:`fold`) take transformers' feed-forward
+blocks too.
+
+Storage (paper 4's multilingual setting: one frozen shared encoder, one mask + head per task):
+:func:`pack_masks` / :func:`load_masks` keep 1 bit per routed weight (or unit); :func:`pack_task`
+/ :func:`load_task` hold one task's packed masks and every tensor outside the shared encoder,
+tagged with :func:`frozen_fingerprint` of the encoder, so a task is refused on any other
+encoder; :func:`task_sizes` counts their bytes (``efficient_ssl.models.asr.export_routing_task``
+writes such a file after a routed fine-tuning run).
 
 Authors
  * efficient_ssl contributors 2026
@@ -56,6 +71,30 @@ SCORE_INITS = ("kaiming", "magnitude", "magnitude_rank", "magnitude_scale")
 STRUCTURES = ("unstructured", "rows", "columns")
 STES = ("ste", "sigmoid")
 Kept = float | Mapping[str, float]
+# transformers modules of the public encoders, by the attribute names of their linears
+PUBLIC_ATTENTION = (("q_proj", "k_proj", "v_proj", "out_proj"), ("linear_q", "linear_k", "linear_v", "linear_out"))
+PUBLIC_FFN = ("intermediate_dense", "intermediate_act_fn", "output_dense")  # first, activation, second
+PUBLIC_CONV = ("pointwise_conv1", "pointwise_conv2")
+
+
+def _has(module: nn.Module, names: Sequence[str], kind: type = nn.Linear) -> bool:
+    return all(isinstance(getattr(module, name, None), kind) for name in names)
+
+
+def ffn_parts(block: nn.Module) -> tuple[str, str, str] | None:
+    """Attribute names (first linear, activation, second linear) of a feed-forward block: the
+    project's :class:`FeedForward` or a transformers one; None for any other module.
+
+    Example
+    -------
+    >>> ffn_parts(FeedForward(8, 16)), ffn_parts(nn.Linear(2, 2))
+    (('1', '2', '4'), None)
+    """
+    if isinstance(block, FeedForward):
+        return ("1", "2", "4")
+    if _has(block, PUBLIC_FFN[::2]) and hasattr(block, PUBLIC_FFN[1]):
+        return PUBLIC_FFN
+    return None
 
 
 class _StraightThroughTopK(torch.autograd.Function):
@@ -320,9 +359,18 @@ def find_targets(encoder: nn.Module) -> dict[str, Target]:
     for prefix, module in encoder.named_modules():
         if isinstance(getattr(module, "input_proj", None), nn.Linear):  # PretrainedEncoder
             add(prefix, module.input_proj, "input_proj.weight", "proj")
-        if isinstance(module, FeedForward):
-            add(prefix, module[1], "1.weight", "ffn")
-            add(prefix, module[4], "4.weight", "ffn")
+        parts = ffn_parts(module)
+        if parts is not None:  # FeedForward, transformers' feed-forward
+            add(prefix, getattr(module, parts[0]), f"{parts[0]}.weight", "ffn")
+            add(prefix, getattr(module, parts[2]), f"{parts[2]}.weight", "ffn")
+        elif type(module).__name__.endswith("FeatureProjection") and _has(module, ["projection"]):  # transformers
+            add(prefix, module.projection, "projection.weight", "proj")
+        elif any(_has(module, names) for names in PUBLIC_ATTENTION):  # transformers' attention
+            for name in next(names for names in PUBLIC_ATTENTION if _has(module, names)):
+                add(prefix, getattr(module, name), f"{name}.weight", "mixer")
+        elif _has(module, PUBLIC_CONV, nn.Conv1d):  # transformers' Conformer convolution module
+            for name in PUBLIC_CONV:
+                add(prefix, getattr(module, name), f"{name}.weight", "conv")
         elif isinstance(module, ConvolutionalGatingMLP):
             add(prefix, module.proj_in[0], "proj_in.0.weight", "ffn")
             add(prefix, module.proj_out, "proj_out.weight", "ffn")
@@ -448,7 +496,8 @@ def route_ffn_units(
     ste: str = "ste",
     train_weights: bool = False,
 ) -> dict[str, MaskedUnits]:
-    """Puts a learned hidden-unit mask into every feed-forward block (:class:`FeedForward`).
+    """Puts a learned hidden-unit mask into every feed-forward block (:class:`FeedForward`, or
+    transformers' feed-forward of a public encoder: see :func:`ffn_parts`).
 
     Arguments
     ---------
@@ -480,16 +529,17 @@ def route_ffn_units(
     if not train_weights:
         encoder.requires_grad_(False)
     masked = {}
-    for name, block in encoder.named_modules():
-        if not isinstance(block, FeedForward):
+    for name, block in list(encoder.named_modules()):
+        parts = ffn_parts(block)
+        if parts is None:
             continue
-        if isinstance(block[2], MaskedUnits):
+        first, activation, second = (getattr(block, part) for part in parts)
+        if isinstance(activation, MaskedUnits):
             raise ValueError(f"router: {name} has a unit mask already")
-        first, second = block[1], block[4]
         importance = first.weight.detach().norm(dim=1) * second.weight.detach().norm(dim=0)  # (units,)
         scores = init_scores(importance, score_init, fan_in=first.in_features)
-        units = MaskedUnits(block[2], scores.to(first.weight.device), _kept_for(name, "ffn", kept), ste)
-        block[2] = units
+        units = MaskedUnits(activation, scores.to(first.weight.device), _kept_for(name, "ffn", kept), ste)
+        setattr(block, parts[1], units)
         masked[name] = units
     if not masked:
         raise ValueError(f"router: {type(encoder).__name__} has no feed-forward block")
@@ -556,11 +606,13 @@ def fold(model: nn.Module) -> nn.Module:
                 if any(isinstance(p, RoutedWeight) for p in module.parametrizations[tensor]):
                     parametrize.remove_parametrizations(module, tensor, leave_parametrized=True)
     for block in list(model.modules()):
-        if isinstance(block, FeedForward) and isinstance(block[2], MaskedUnits):
-            keep = block[2].mask().detach().bool()
-            block[1] = _linear_subset(block[1], rows=keep)
-            block[4] = _linear_subset(block[4], columns=keep)
-            block[2] = block[2].activation
+        parts = ffn_parts(block)
+        if parts is not None and isinstance(getattr(block, parts[1]), MaskedUnits):
+            first, units, second = (getattr(block, part) for part in parts)
+            keep = units.mask().detach().bool()
+            setattr(block, parts[0], _linear_subset(first, rows=keep))
+            setattr(block, parts[2], _linear_subset(second, columns=keep))
+            setattr(block, parts[1], units.activation)
     return model
 
 
@@ -660,3 +712,143 @@ def build_router(
     if routing in STRUCTURES:
         return route_encoder(encoder, select, kept, score_init, routing, ste, train_weights)
     raise ValueError(f"router: unknown routing {routing!r}; use null, structured or one of {STRUCTURES}")
+
+
+# One task's routing over a shared frozen module (multilingual masks: one encoder, N small files)
+
+TASK_FORMAT = "s3router-task/1"
+
+
+def _canonical_name(name: str) -> str:
+    """A state_dict name without parametrization wrapping: ``a.parametrizations.weight.original``
+    -> ``a.weight``, so a routed module's frozen tensors carry the names of the plain module's."""
+    return name.replace(".parametrizations.", ".").replace(".original", "") if ".parametrizations." in name else name
+
+
+def frozen_fingerprint(module: nn.Module) -> str:
+    """sha256 of a module's floating-point parameters and buffers (scores left out), under their
+    plain names: the same for a module and for it routed, as long as its weights are unchanged.
+
+    Example
+    -------
+    >>> from efficient_ssl.nnet.encoders import ContextEncoder
+    >>> encoder = ContextEncoder(1, 8, 2, 16, layer_type="transformer")
+    >>> before = frozen_fingerprint(encoder)
+    >>> _ = route_encoder(encoder, kept=0.5)
+    >>> frozen_fingerprint(encoder) == before
+    True
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    state = {_canonical_name(n): t for n, t in module.state_dict().items() if not n.endswith("scores")}
+    for name in sorted(state):
+        tensor = state[name]
+        if tensor.is_floating_point():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def pack_task(model: nn.Module, shared: str = "encoder") -> dict:
+    """One task's routing of ``model`` over its frozen submodule ``shared``: every router's mask
+    packed into one bit string, and every tensor outside ``shared`` (the heads).
+
+    Arguments
+    ---------
+    model : nn.Module
+        Routed, with its routers inside ``getattr(model, shared)``.
+    shared : str
+        The attribute of the frozen module shared by every task (stored once, elsewhere).
+
+    Returns
+    -------
+    dict
+        ``{"format", "mask_names", "mask_sizes" (bits per router), "masks" (uint8, 8 bits a
+        byte, all routers concatenated), "head" ({name: tensor}), "shared_fingerprint"}``:
+        tensors and plain containers, for ``torch.save`` and ``torch.load(weights_only=True)``.
+        :func:`load_task` applies it to a model routed the same way.
+
+    Example
+    -------
+    >>> from efficient_ssl.nnet.encoders import ContextEncoder
+    >>> model = nn.Module()
+    >>> model.encoder, model.head = ContextEncoder(1, 8, 2, 16, layer_type="transformer"), nn.Linear(8, 3)
+    >>> _ = route_encoder(model.encoder, kept=0.5)
+    >>> task = pack_task(model)
+    >>> sum(task["mask_sizes"]), task["masks"].numel(), sorted(task["head"])
+    (512, 64, ['head.bias', 'head.weight'])
+    """
+    found = routers(getattr(model, shared))
+    if not found:
+        raise ValueError(f"router: {shared} of {type(model).__name__} is not routed: nothing to pack")
+    units = [_unit_mask(r).flatten() for r in found.values()]
+    prefix = f"{shared}."
+    return {
+        "format": TASK_FORMAT,
+        "mask_names": list(found),
+        "mask_sizes": [u.numel() for u in units],
+        "masks": pack_mask(torch.cat(units)),
+        "head": {n: t.detach().cpu().clone() for n, t in model.state_dict().items() if not n.startswith(prefix)},
+        "shared_fingerprint": frozen_fingerprint(getattr(model, shared)),
+    }
+
+
+def load_task(model: nn.Module, task: Mapping, shared: str = "encoder", source: str = "task") -> None:
+    """Applies :func:`pack_task`'s output to ``model``: its shared module (routed the same way,
+    holding the shared weights) gets the task's masks, the rest of the model the task's tensors.
+
+    Arguments
+    ---------
+    model : nn.Module
+        Built like the packed one, around the shared module.
+    task : dict
+        From :func:`pack_task` (or ``torch.load`` of it).
+    shared : str
+        The attribute of the shared module.
+    source : str
+        Where the task came from, for error messages.
+    """
+    if task.get("format") != TASK_FORMAT:
+        raise ValueError(f"{source}: not an S3-Router task (format {task.get('format')!r}, expected {TASK_FORMAT!r})")
+    module = getattr(model, shared)
+    if frozen_fingerprint(module) != task["shared_fingerprint"]:
+        raise ValueError(f"{source}: made over other {shared} weights than the ones given; pass the shared "
+                         f"{shared} the task was trained over")
+    found = routers(module)
+    if list(found) != list(task["mask_names"]):
+        raise ValueError(f"{source}: masks and routers differ ({len(task['mask_names'])} masks, {len(found)} "
+                         "routers); build the model with the task's routing options")
+    bits = unpack_mask(task["masks"], (sum(task["mask_sizes"]),))
+    offset = 0
+    for (name, router), size in zip(found.items(), task["mask_sizes"]):
+        shape = _unit_mask(router).shape
+        if math.prod(shape) != size:
+            raise ValueError(f"{source}: the mask of {name} has {size} bits, its router {math.prod(shape)}")
+        mask = bits[offset:offset + size].view(shape)
+        offset += size
+        if isinstance(router, RoutedWeight) and router.structure != "unstructured":
+            for dim in router.reduce_dims:
+                mask = mask.unsqueeze(dim)
+            mask = mask.expand_as(router.scores)
+        router.set_mask(mask)
+    missing, unexpected = model.load_state_dict(task["head"], strict=False)
+    prefix = f"{shared}."
+    missing = [n for n in missing if not n.startswith(prefix)]
+    if missing or unexpected:
+        raise ValueError(f"{source}: head tensors differ from the model's (missing {missing[:3]}, "
+                         f"unexpected {unexpected[:3]})")
+
+
+def task_sizes(task: Mapping) -> dict[str, int]:
+    """Bytes of a packed task: ``mask_bytes`` (the bits), ``mask_file_bytes`` (the masks with
+    their names and sizes, serialised alone by ``torch.save``) and ``head_bytes`` (the tensors)."""
+    import io
+
+    buffer = io.BytesIO()
+    torch.save({k: task[k] for k in ("format", "mask_names", "mask_sizes", "masks")}, buffer)
+    return {
+        "mask_bytes": task["masks"].numel(),
+        "mask_file_bytes": buffer.getbuffer().nbytes,
+        "head_bytes": sum(t.numel() * t.element_size() for t in task["head"].values()),
+    }
