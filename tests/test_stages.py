@@ -53,7 +53,7 @@ def test_a_changed_stage_is_cleared_and_reruns_what_reads_it(tmp_path):
 
 def test_a_killed_stage_resumes_in_its_folder(tmp_path):
     stage = Stage("flaky", writer(tmp_path / "flaky", "x", fail_first=True), tmp_path / "flaky", "done.txt")
-    with pytest.raises(SystemExit, match="'flaky' failed .*stage.log"):
+    with pytest.raises(SystemExit, match="'flaky' failed .*flaky.log"):
         run_stages([stage], tmp_path, quiet=True)
     assert run_stages([stage], tmp_path, quiet=True) == {"flaky": "ran"}
     assert runs(tmp_path, "flaky") == ["x", "x"]  # same folder: a recipe there finds its checkpoints

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from plotting import pyplot
 
-# Published values, from /work/shared/PAPERS.md only.
+# Published values, as the papers report them (the project notes' PAPERS.md).
 PAPER1 = {"time": "0.82", "memory": "0.77"}  # SummaryMixing / MHSA: pretraining time, peak VRAM
 MP3S_REFERENCE = {  # data2vec base, probe 1 (MP3S reference row)
     "librispeech_asr": "5.30", "buckeye_asr": "37.26", "cv_cy_asr": "54.00", "cv_eu_asr": "46.37",

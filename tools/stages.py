@@ -10,7 +10,7 @@ re-run does only what is missing or out of date:
 - its command or an upstream stage changed: its folder is cleared and it runs from scratch
   (and so, in turn, does every stage after it).
 
-Records live in ``<root>/stages/<name>.json``. Each stage's output goes to ``<folder>/stage.log``;
+Records live in ``<root>/stages/<name>.stage`` (JSON), each stage's output in ``<root>/stages/<name>.log``;
 the terminal gets one progress line per stage (and a heartbeat while it runs).
 
 Example
@@ -73,12 +73,12 @@ def fingerprint(stage: Stage, upstream: dict[str, str]) -> str:
 
 
 def _record(root: Path, name: str) -> dict:
-    path = root / "stages" / f"{name}.json"
+    path = root / "stages" / f"{name}.stage"
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def _write_record(root: Path, name: str, record: dict) -> None:
-    path = root / "stages" / f"{name}.json"
+    path = root / "stages" / f"{name}.stage"
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(record, indent=1))
@@ -168,9 +168,10 @@ def _run(stage: Stage, root: Path, head: str, state: str, say, upstream: dict, l
     current = fingerprint(stage, upstream)
     stage.folder.mkdir(parents=True, exist_ok=True)
     _write_record(root, stage.name, {"fingerprint": current, "cmd": stage.cmd, "finished": None})
-    say(f"{head} {'resuming' if state == 'resume' else 'running'} (log: {stage.folder / 'stage.log'})")
+    log_path = root / "stages" / f"{stage.name}.log"
+    say(f"{head} {'resuming' if state == 'resume' else 'running'} (log: {log_path})")
     start = time.time()
-    with open(stage.folder / "stage.log", "a", encoding="utf-8") as log:
+    with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"\n$ {' '.join(stage.cmd)}\n")
         log.flush()
         process = subprocess.Popen(stage.cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **stage.env})
@@ -181,9 +182,9 @@ def _run(stage: Stage, root: Path, head: str, state: str, say, upstream: dict, l
     seconds = time.time() - start
     if process.returncode != 0:
         raise SystemExit(f"stage {stage.name!r} failed (exit {process.returncode}) after {_clock(seconds)}; "
-                         f"see {stage.folder / 'stage.log'}")
+                         f"see {log_path}")
     if not (stage.folder / stage.done).is_file():
-        raise SystemExit(f"stage {stage.name!r} exited 0 but wrote no {stage.folder / stage.done}; see its stage.log")
+        raise SystemExit(f"stage {stage.name!r} exited 0 but wrote no {stage.folder / stage.done}; see {log_path}")
     finished = time.strftime("%Y-%m-%dT%H:%M:%S")
     _write_record(root, stage.name, {"fingerprint": current, "cmd": stage.cmd, "finished": finished, "seconds": seconds})
     say(f"{head} done in {_clock(seconds)}")
