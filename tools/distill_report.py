@@ -19,7 +19,7 @@ Two modes:
 - trained encoders: ``--encoder NAME=PATH`` (repeatable; a pretraining or distillation save
   folder, a ``student`` export, anything ``load_pretrained_encoder`` takes), with
   ``--teacher-name`` naming the one the ratios divide by; ``--probes DIR/probes.csv`` (from
-  ``tools/run_probes.py`` with the same NAMEs) adds their probe scores to the records.
+  ``tools/run_probes.py`` with the same NAMEs; repeatable) adds their probe scores to the records.
 
 Usage:
     python tools/distill_report.py --construct-only --output results/distill_report
@@ -200,7 +200,8 @@ def parse_args(argv: Sequence[str] | None):
     parser.add_argument("--encoder", action="append", default=[], help="NAME=PATH of a trained encoder (repeatable)")
     parser.add_argument("--teacher-name", default="teacher", help="the --encoder the ratios divide by")
     parser.add_argument("--config-name", default="mini", help="the config column of trained encoders")
-    parser.add_argument("--probes", type=Path, help="probes.csv of tools/run_probes.py (rows named as --encoder)")
+    parser.add_argument("--probes", type=Path, action="append", default=[],
+                        help="probes.csv of tools/run_probes.py (rows named as --encoder; repeat for several)")
     parser.add_argument("--short-s", type=float, default=5.0)
     parser.add_argument("--long-s", type=float, default=60.0)
     args = parser.parse_args(argv)
@@ -228,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
                         **measure_encoder(encoder, args.short_s, args.long_s)})
     add_ratios(records, "teacher" if args.construct_only and not args.encoder else args.teacher_name)
     if args.probes:
-        probes = read_probes(args.probes)
+        probes = {name: row for path in args.probes for name, row in read_probes(path).items()}
         for record in records:
             record.update(probes.get(record["model"], {}))
     args.output.mkdir(parents=True, exist_ok=True)
