@@ -11,7 +11,8 @@ Two MHSA implementations with the same parameters (names and layout of
 
 Every mixer maps (x (B, T, d_model), mask (B, T) True = real frame, or None) to (B, T, d_model).
 :class:`MultiHeadSelfAttention` also takes a (T, T) ``context_mask`` (chunked attention with a
-limited left context, :func:`chunk_attention_mask`) and streams chunk by chunk with a carried
+limited left context, :func:`~efficient_ssl.nnet.summary_mixing.chunk_context_mask` with
+``left_chunks``) and streams chunk by chunk with a carried
 key/value cache (:meth:`MultiHeadSelfAttention.forward_chunk`): the MHSA streaming baseline of
 streaming SummaryMixing.
 
@@ -30,46 +31,6 @@ from efficient_ssl.nnet.summary_mixing import SummaryMixing
 ATTENTION_TYPES = ("SummaryMixing", "regularMHA", "speechbrain_mha")
 
 
-def chunk_attention_mask(
-    time: int, chunk_size: int, left_chunks: int = -1, device: torch.device | None = None
-) -> torch.Tensor:
-    """Chunked attention with a limited left context: frame t sees its own whole chunk and the
-    ``left_chunks`` chunks before it (all past chunks when ``left_chunks`` < 0).
-
-    Arguments
-    ---------
-    time : int
-        T, number of frames.
-    chunk_size : int
-        Frames per chunk (>= 1).
-    left_chunks : int
-        Past chunks each chunk attends to; -1 = all of them.
-    device : torch.device, optional
-        Where to make the mask.
-
-    Returns
-    -------
-    torch.Tensor
-        (T, T) bool, row t = keys frame t attends to.
-
-    Example
-    -------
-    >>> chunk_attention_mask(6, 2, left_chunks=1).int()
-    tensor([[1, 1, 0, 0, 0, 0],
-            [1, 1, 0, 0, 0, 0],
-            [1, 1, 1, 1, 0, 0],
-            [1, 1, 1, 1, 0, 0],
-            [0, 0, 1, 1, 1, 1],
-            [0, 0, 1, 1, 1, 1]], dtype=torch.int32)
-    """
-    if chunk_size < 1:
-        raise ValueError(f"chunk_attention_mask: chunk_size={chunk_size} must be >= 1 frame")
-    chunk = torch.arange(time, device=device) // chunk_size  # (T,), chunk index of each frame
-    behind = chunk.unsqueeze(1) - chunk.unsqueeze(0)  # (T, T), query chunk - key chunk
-    visible = behind >= 0
-    return visible if left_chunks < 0 else visible & (behind <= left_chunks)
-
-
 class MultiHeadSelfAttention(nn.Module):
     """Multi-head self-attention through ``scaled_dot_product_attention``.
 
@@ -86,7 +47,7 @@ class MultiHeadSelfAttention(nn.Module):
     left_chunks : int
         Streaming only (:meth:`forward_chunk`): past chunks whose keys and values the cache
         keeps; -1 = all (the cache, and the cost of a chunk, grow with the stream). Must match
-        the ``left_chunks`` of the :func:`chunk_attention_mask` the model was trained with.
+        the ``left_chunks`` of the :func:`~efficient_ssl.nnet.summary_mixing.chunk_context_mask` the model was trained with.
 
     Example
     -------
@@ -124,7 +85,7 @@ class MultiHeadSelfAttention(nn.Module):
         mask : torch.Tensor, optional
             (B, T) bool, True = real frame (keys outside it are ignored). None: all real.
         context_mask : torch.Tensor, optional
-            (T, T) bool, row t = keys frame t may attend to (e.g. :func:`chunk_attention_mask`).
+            (T, T) bool, row t = keys frame t may attend to (e.g. :func:`~efficient_ssl.nnet.summary_mixing.chunk_context_mask`).
             None: every frame.
 
         Returns
@@ -159,7 +120,7 @@ class MultiHeadSelfAttention(nn.Module):
         """Streaming inference on one chunk with a carried key/value cache.
 
         Every frame of the chunk attends to the cached frames and the whole chunk: what
-        :meth:`forward` gives with ``chunk_attention_mask(T, T_chunk, left_chunks)``. The cache
+        :meth:`forward` gives with ``chunk_context_mask(T, T_chunk, left_chunks)``. The cache
         then keeps the last ``left_chunks * T_chunk`` frames (all of them if ``left_chunks`` < 0,
         so the cost of a chunk grows with the stream).
 
@@ -181,7 +142,8 @@ class MultiHeadSelfAttention(nn.Module):
         -------
         >>> mha = MultiHeadSelfAttention(d_model=8, nhead=2, left_chunks=1).eval()
         >>> x = torch.rand(1, 6, 8)
-        >>> full = mha(x, context_mask=chunk_attention_mask(6, 2, left_chunks=1))
+        >>> from efficient_ssl.nnet.summary_mixing import chunk_context_mask
+        >>> full = mha(x, context_mask=chunk_context_mask(6, 2, left_chunks=1))
         >>> outs, cache = [], None
         >>> for piece in x.split(2, dim=1):
         ...     out, cache = mha.forward_chunk(piece, cache)

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 import torch
 import torch.nn as nn
 
-from efficient_ssl.nnet.attention import chunk_attention_mask
 from efficient_ssl.nnet.branchformer import BranchformerLayer
 from efficient_ssl.nnet.conformer import ConformerLayer
 from efficient_ssl.nnet.summary_mixing import chunk_context_mask
@@ -58,7 +57,7 @@ class ContextEncoder(nn.Module):
         context. SummaryMixing: the summary of a frame averages every frame up to the end of its
         chunk of n frames (``efficient_ssl.nnet.summary_mixing.chunk_context_mask``). regularMHA:
         a frame attends to its whole chunk and ``left_chunks`` past chunks
-        (``efficient_ssl.nnet.attention.chunk_attention_mask``), the MHSA streaming baseline.
+        (the same mask with ``left_chunks``), the MHSA streaming baseline.
         :meth:`forward_chunk` then gives the same outputs chunk by chunk with a carried state.
     left_chunks : int
         regularMHA streaming: past chunks each chunk attends to (-1 = all). The streaming state
@@ -233,11 +232,8 @@ class ContextEncoder(nn.Module):
 
     def context_mask(self, time: int, chunk_size: int, device: torch.device | None = None) -> torch.Tensor:
         """The (T, T) bool restricted context of chunked training (row t = frames frame t sees):
-        ``chunk_context_mask`` for SummaryMixing, ``chunk_attention_mask`` with ``left_chunks``
-        for regularMHA."""
-        if self.attention_type == "SummaryMixing":
-            return chunk_context_mask(time, chunk_size, device)
-        return chunk_attention_mask(time, chunk_size, self.left_chunks, device)
+        ``chunk_context_mask`` with ``left_chunks`` (always -1, every past chunk, for SummaryMixing)."""
+        return chunk_context_mask(time, chunk_size, self.left_chunks, device)
 
     def forward_chunk(
         self, x: torch.Tensor, state: list[dict] | None = None

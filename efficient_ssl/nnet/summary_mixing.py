@@ -150,12 +150,17 @@ def from_heads(x: torch.Tensor, batch: int) -> torch.Tensor:
     return x.transpose(0, 1).reshape(batch, frames // batch, nhead * chunk)  # (B, T, F)
 
 
-def chunk_context_mask(time: int, chunk_size: int, device: torch.device | None = None) -> torch.Tensor:
-    """Chunked causal context: frame t sees every frame up to the end of its own chunk.
+def chunk_context_mask(
+    time: int, chunk_size: int, left_chunks: int = -1, device: torch.device | None = None
+) -> torch.Tensor:
+    """Chunked causal context: frame t sees its own whole chunk and the ``left_chunks`` chunks
+    before it (every past chunk when ``left_chunks`` < 0).
 
-    The restricted context of streaming SummaryMixing (``SummaryMixing.forward``'s
-    ``context_mask``): the summary of a frame is the mean over all past chunks and the whole
-    current chunk, which is what :meth:`SummaryMixing.forward_chunk` carries as a running sum.
+    With every past chunk, the restricted context of streaming SummaryMixing
+    (``SummaryMixing.forward``'s ``context_mask``): the summary of a frame is the mean over all
+    past chunks and the whole current chunk, which is what :meth:`SummaryMixing.forward_chunk`
+    carries as a running sum. With a limited left context, the chunked attention of the MHSA
+    streaming baseline (``efficient_ssl.nnet.attention.MultiHeadSelfAttention``).
 
     Arguments
     ---------
@@ -163,13 +168,15 @@ def chunk_context_mask(time: int, chunk_size: int, device: torch.device | None =
         T, number of frames.
     chunk_size : int
         Frames per chunk (>= 1).
+    left_chunks : int
+        Past chunks each chunk sees; -1 = all of them.
     device : torch.device, optional
         Where to make the mask.
 
     Returns
     -------
     torch.Tensor
-        (T, T) bool, row t = frames averaged for frame t.
+        (T, T) bool, row t = frames frame t sees.
 
     Example
     -------
@@ -178,12 +185,20 @@ def chunk_context_mask(time: int, chunk_size: int, device: torch.device | None =
             [1, 1, 0, 0],
             [1, 1, 1, 1],
             [1, 1, 1, 1]], dtype=torch.int32)
+    >>> chunk_context_mask(6, 2, left_chunks=1).int()
+    tensor([[1, 1, 0, 0, 0, 0],
+            [1, 1, 0, 0, 0, 0],
+            [1, 1, 1, 1, 0, 0],
+            [1, 1, 1, 1, 0, 0],
+            [0, 0, 1, 1, 1, 1],
+            [0, 0, 1, 1, 1, 1]], dtype=torch.int32)
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_context_mask: chunk_size={chunk_size} must be >= 1 frame")
-    steps = torch.arange(time, device=device)
-    visible_end = (steps // chunk_size + 1) * chunk_size  # (T,), first frame a row cannot see
-    return steps.unsqueeze(0) < visible_end.unsqueeze(1)  # (T, T)
+    chunk = torch.arange(time, device=device) // chunk_size  # (T,), chunk index of each frame
+    behind = chunk.unsqueeze(1) - chunk.unsqueeze(0)  # (T, T), row chunk - column chunk
+    visible = behind >= 0
+    return visible if left_chunks < 0 else visible & (behind <= left_chunks)
 
 
 class SummaryMixing(nn.Module):
