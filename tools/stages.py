@@ -36,7 +36,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 
@@ -63,12 +63,11 @@ class Stage:
     folder: Path
     done: str
     after: tuple[str, ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
 
 
 def fingerprint(stage: Stage, upstream: dict[str, str]) -> str:
     """Hash of the command and of the upstream stages' records (what they produced, when)."""
-    text = json.dumps([stage.cmd, sorted(stage.env.items()), [upstream[name] for name in stage.after]])
+    text = json.dumps([stage.cmd, [upstream[name] for name in stage.after]])
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -174,7 +173,7 @@ def _run(stage: Stage, root: Path, head: str, state: str, say, upstream: dict, l
     with open(log_path, "a", encoding="utf-8") as log:
         log.write(f"\n$ {' '.join(stage.cmd)}\n")
         log.flush()
-        process = subprocess.Popen(stage.cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **stage.env})
+        process = subprocess.Popen(stage.cmd, stdout=log, stderr=subprocess.STDOUT)
         while process.poll() is None:
             time.sleep(1.0)
             if live:
