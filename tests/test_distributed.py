@@ -238,6 +238,11 @@ TWO_PROCESS_RECIPES = {
                                  "--final_dim=16", "--num_negatives=10"]),
     "commonvoice_finetune": ("CommonVoice/finetune", "multilingual_mini.yaml", "CommonVoice",
                              ["--number_of_epochs=1", "--bpe_vocab_size=40", *TINY_CTC]),
+    "commonvoice_route": ("CommonVoice/finetune", "route_mini.yaml", "CommonVoice",  # masks over a frozen encoder
+                          ["--number_of_epochs=1", "--languages=[eu]", "--bpe_vocab_size=30", "ENCODER"]),
+    "librispeech_stream_mhsa": ("LibriSpeech/finetune", "scratch_mini.yaml", "LibriSpeech",  # chunked MHSA baseline
+                                ["--number_of_epochs=1", "--attention_type=regularMHA", "--chunk_size=8",
+                                 "--causal_conv=True", "--left_chunks=2", "--dynamic_chunks=[0, 4, 8]", *TINY_CTC]),
     "librispeech_probe": ("LibriSpeech/probe", "linear_mini.yaml", "LibriSpeech",
                           ["--number_of_epochs=1", "--batch_size=4", "ENCODER"]),
     "commonvoice_probe": ("CommonVoice/probe", "linear_mini.yaml", "CommonVoice",
