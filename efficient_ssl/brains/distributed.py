@@ -17,6 +17,7 @@ Every function is a no-op (or the identity) when ``torch.distributed`` is not in
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -43,7 +44,9 @@ def ddp_init_group(run_opts: dict) -> None:
     """speechbrain's ``ddp_init_group``, with a one-line fix when torchrun was asked for more
     nccl processes than this machine has GPUs (e.g. on CPU without ``--distributed_backend=gloo``).
 
-    Every recipe's ``main()`` calls it right after ``sb.parse_arguments``.
+    Every recipe's ``main()`` calls it right after ``sb.parse_arguments``. The group is destroyed
+    when the process exits, so no gloo thread is still running while the interpreter shuts down
+    (which aborted a rank now and then with "terminate called without an active exception").
     """
     local_world = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     gpus = torch.cuda.device_count()
@@ -54,6 +57,8 @@ def ddp_init_group(run_opts: dict) -> None:
             "--distributed_backend=gloo --device=cpu to train on CPU"
         )
     sb.utils.distributed.ddp_init_group(run_opts)
+    if dist.is_available() and dist.is_initialized():
+        atexit.register(dist.destroy_process_group)
 
 
 def unwrap(module: nn.Module) -> nn.Module:
