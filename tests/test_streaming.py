@@ -116,7 +116,7 @@ def _ctc_model(chunk_size: int, **encoder_kwargs) -> CTCModel:
         "raw_cnn",
         {"num_layers": 2, "d_model": 16, "nhead": 2, "d_ffn": 32, "kernel_size": 5,
          "chunk_size": chunk_size, "causal": True, **encoder_kwargs},
-        frontend_kwargs={"channels": 8, "normalize_signal": False},
+        frontend_kwargs={"channels": 8, "normalisation": "none"},
     )
     return CTCModel(encoder, vocab_size=6).eval()
 
@@ -133,6 +133,48 @@ def test_streaming_ctc_equals_offline_chunked_model(mixer):
     assert streamed.shape == offline.shape
     torch.testing.assert_close(streamed, offline, atol=1e-4, rtol=1e-4)
     assert len(chunk_times) == 7  # 16000 samples in chunks of 2560
+
+
+@pytest.mark.parametrize("normalisation", ["utterance", "global"])
+def test_streaming_mel_frontend_equals_offline_with_global_normalisation(normalisation):
+    """A mel frontend's centred STFT reads 12.5 ms past a frame: the stream waits for that audio.
+    With training-set statistics (normalisation="global") the streamed log-probs then equal the
+    offline ones; per-utterance statistics over the window cannot."""
+    torch.manual_seed(0)
+    encoder = PretrainedEncoder(
+        "mel_cnn", {"num_layers": 2, "d_model": 16, "nhead": 2, "d_ffn": 32, "kernel_size": 5, "chunk_size": 8,
+                    "causal": True}, frontend_kwargs={"channels": 8, "normalisation": normalisation})
+    model = CTCModel(encoder, vocab_size=6)
+    wav = torch.randn(2, 32000) * torch.linspace(0.1, 2.0, 32000)  # loudness changes over the utterance
+    model.train()(wav, torch.tensor([1.0, 0.6]))  # one training forward: the running statistics
+    model.eval()
+    with torch.inference_mode():
+        offline = model(wav[:1], torch.ones(1)).logits[-1][0].log_softmax(dim=-1)
+    streamed, _ = stream_log_probs(model, wav[0], chunk_ms=160, left_context_ms=200)
+    assert streamed.shape == offline.shape
+    if normalisation == "global":
+        torch.testing.assert_close(streamed, offline, atol=1e-4, rtol=1e-4)
+    else:
+        assert (streamed - offline).abs().max() > 1e-2
+
+
+def test_running_normalisation_pools_the_real_frames_of_every_batch():
+    from efficient_ssl.nnet.frontends import RunningNormalisation
+
+    torch.manual_seed(0)
+    norm = RunningNormalisation(3)
+    frames = [torch.randn(2, 7, 3) * 4 + 1, torch.randn(3, 5, 3) - 2]
+    masks = [torch.arange(7) < torch.tensor([[7], [4]]), torch.arange(5) < torch.tensor([[5], [2], [3]])]
+    for x, mask in zip(frames, masks):
+        out = norm(x, mask)
+        assert torch.equal(out[~mask], torch.zeros_like(out[~mask]))
+    real = torch.cat([x[mask] for x, mask in zip(frames, masks)]).double()  # (N, 3)
+    torch.testing.assert_close(norm.mean, real.mean(dim=0))
+    torch.testing.assert_close(norm.var, real.var(dim=0, unbiased=False))
+    assert norm.count == len(real)
+    before = norm.mean.clone()
+    norm.eval()(torch.randn(1, 4, 3) * 100, torch.ones(1, 4, dtype=torch.bool))
+    assert torch.equal(norm.mean, before)  # eval leaves the statistics alone
 
 
 def test_streaming_ctc_refuses_downsampled_models():

@@ -1,5 +1,6 @@
 """wav2vec 2.0 pretraining: frontends, masking, negatives, learning, checkpoints, Brain."""
 
+import copy
 import math
 import os
 import subprocess
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import soundfile
+import speechbrain as sb
 import torch
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.utils.checkpoints import Checkpointer
@@ -16,7 +18,7 @@ from speechbrain.utils.train_logger import FileTrainLogger
 from tqdm import tqdm
 
 from efficient_ssl.brains.pretrain import PretrainBrain, WarmupDecayLR, show_on_progress_bar
-from efficient_ssl.models import PretrainedEncoder, Wav2Vec2Pretrainer, load_pretrained_encoder
+from efficient_ssl.models import PretrainedEncoder, Wav2Vec2Pretrainer, build_encoder, load_pretrained_encoder
 from efficient_ssl.models.wav2vec2 import (
     ENCODER_CONFIG,
     ENCODER_WEIGHTS,
@@ -217,6 +219,28 @@ def test_load_pretrained_encoder_round_trip(tmp_path):
     assert not torch.allclose(out3[mask], out[mask])
 
 
+@pytest.mark.parametrize("attention_type", ["SummaryMixing", "regularMHA"])
+def test_fine_tuning_dropout_and_layerdrop_replace_the_pretraining_values(tmp_path, attention_type, caplog):
+    torch.manual_seed(0)
+    config = {"num_layers": 2, "d_model": 16, "nhead": 2, "d_ffn": 32, "kernel_size": 3,
+              "attention_type": attention_type, "dropout": 0.3, "layerdrop": 0.5}
+    PretrainedEncoder("mel_cnn", config, input_dropout=0.3).save(tmp_path)
+    wav, wav_lens = tone_sequences(2, 1.0), torch.tensor([1.0, 0.7])
+
+    kept = build_encoder(tmp_path, encoder=dict(config)).train()  # same values: nothing changes
+    assert kept.context.layerdrop == 0.5
+    with caplog.at_level("INFO"):
+        encoder = build_encoder(tmp_path, encoder={**config, "dropout": 0.0, "layerdrop": 0.0}, input_dropout=0.0)
+    assert "dropout 0.3 -> 0, layerdrop 0.5 -> 0, input_dropout 0.3 -> 0" in caplog.text
+    assert encoder.context.layerdrop == 0.0 and encoder.config["encoder"]["layerdrop"] == 0.0
+    encoder.train()  # without any dropout or layerdrop, two training forwards agree
+    first, second = encoder(wav, wav_lens)[0], encoder(wav, wav_lens)[0]
+    torch.testing.assert_close(first, second, rtol=0, atol=0)
+    assert not torch.equal(kept(wav, wav_lens)[0], kept(wav, wav_lens)[0])
+    encoder.save(tmp_path / "finetuned")  # the saved config records what fine-tuning used
+    assert load_pretrained_encoder(tmp_path / "finetuned").config["encoder"]["dropout"] == 0.0
+
+
 def test_pretrainer_checkpoint_restores_encoder_and_heads(tmp_path):
     torch.manual_seed(0)
     model = tiny_model()
@@ -346,3 +370,62 @@ def test_pretrain_recipe_runs_and_leaves_a_loadable_encoder(tmp_path, recipe, wr
     assert (output / "steps_log.txt").read_text().count("step:") == 3
     out, hidden, mask = load_pretrained_encoder(output / "save")(tone_sequences(1, 1.0), torch.ones(1))
     assert out.shape[-1] == 16 and len(hidden) == 2 and mask.all()
+
+
+def one_step_update(model, batches, seeds, mode, tmp_path) -> torch.Tensor:
+    """The parameter change of one SGD (lr 1) step of a PretrainBrain accumulating ``batches``."""
+    brain = PretrainBrain(
+        modules={"wav2vec2": model},
+        opt_class=lambda params: torch.optim.SGD(params, lr=1.0),
+        hparams={
+            "loss_normalisation": mode,
+            "lr_scheduler": lambda optimizer, num_updates: None,  # keeps lr = 1
+            "log_interval": 1,
+            "step_logger": FileTrainLogger(tmp_path / f"steps_{mode}.txt"),
+        },
+        run_opts={"device": "cpu", "grad_accumulation_factor": len(batches), "max_grad_norm": 1e9,
+                  "noprogressbar": True},
+    )
+    brain.on_fit_start()
+    brain.on_stage_start(sb.Stage.TRAIN)
+    before = torch.cat([p.detach().flatten() for p in model.parameters() if p.requires_grad])
+    for batch, seed in zip(batches, seeds):
+        brain.step += 1
+        torch.manual_seed(seed)  # the masks, negatives and Gumbel noise of the reference
+        brain.fit_batch(batch)
+    assert brain.optimizer_step == 1
+    return torch.cat([p.detach().flatten() for p in model.parameters() if p.requires_grad]) - before
+
+
+def mean_loss_gradient(model, batch, seed) -> tuple[torch.Tensor, int, float]:
+    """Gradient of one micro-batch's mean loss (flattened), its masked frames and the loss."""
+    torch.manual_seed(seed)
+    wavs, wav_lens = batch.sig
+    out = model(wavs, wav_lens)
+    params = [p for p in model.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(out.loss, params, allow_unused=True)
+    flat = torch.cat([(torch.zeros_like(p) if g is None else g).flatten() for p, g in zip(params, grads)])
+    return flat, out.num_masked, float(out.loss)
+
+
+@pytest.mark.parametrize("mode", ["step", "micro_batch"])
+def test_loss_normalisation_weights_micro_batches_by_masked_frames(tmp_path, mode):
+    torch.manual_seed(0)
+    wavs = tone_sequences(4, 1.0)
+    long_batch = PaddedBatch([{"id": str(i), "sig": wav} for i, wav in enumerate(wavs[:3])])
+    short_batch = PaddedBatch([{"id": "3", "sig": wavs[3, : int(0.6 * SAMPLE_RATE)]}])
+    batches, seeds = [long_batch, short_batch], [11, 12]
+    model = tiny_model()  # dropout 0, layerdrop 0
+    reference = copy.deepcopy(model)
+    (g1, n1, loss1), (g2, n2, loss2) = (mean_loss_gradient(reference, b, s) for b, s in zip(batches, seeds))
+    assert n1 > 3 * n2  # 3 long utterances against 1 short one
+    per_frame = -(n1 * g1 + n2 * g2) / (n1 + n2)  # fairseq: every masked frame of the step counts the same
+    per_batch = -(g1 + g2) / 2  # every micro-batch counts the same
+    assert (per_frame - per_batch).norm() > 0.1 * per_batch.norm()  # the two modes are told apart
+
+    update = one_step_update(model, batches, seeds, mode, tmp_path)
+    expected = per_frame if mode == "step" else per_batch
+    assert (update - expected).norm() < 1e-3 * expected.norm()
+    logged = (tmp_path / f"steps_{mode}.txt").read_text()
+    logged_loss = float(logged.split("loss: ")[1].split(",")[0])
+    assert logged_loss == pytest.approx((n1 * loss1 + n2 * loss2) / (n1 + n2), abs=0.006)  # per frame, both modes

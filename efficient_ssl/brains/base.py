@@ -187,11 +187,18 @@ class Brain(sb.Brain):
             if nonfinite_ranks:  # every rank skips, so every rank runs the same collectives
                 self._skip_nonfinite("loss")
                 return loss.detach().cpu()
-            self.scaler.scale(loss / self.grad_accumulation_factor).backward()
+            self.scaler.scale(self.loss_to_backward(loss, outputs)).backward()
         if should_step:
             self.optimizers_step()
         self.on_fit_batch_end(batch, outputs, loss, should_step)
         return loss.detach().cpu()
+
+    def loss_to_backward(self, loss: torch.Tensor, outputs) -> torch.Tensor:
+        """Hook: what :meth:`fit_batch` backpropagates for one batch. ``loss`` is what
+        ``compute_objectives`` returned, which the progress bar and epoch statistics average
+        whatever this returns. Default: ``loss / grad_accumulation_factor``, so an optimiser step
+        follows the mean of its batches' losses."""
+        return loss / self.grad_accumulation_factor
 
     def optimizers_step(self):
         """speechbrain's optimiser step (unscale, clip, step), skipped when a gradient norm is not

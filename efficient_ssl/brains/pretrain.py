@@ -5,10 +5,13 @@ speechbrain's ``Brain`` (through the project's ``efficient_ssl.brains.base.Brain
 provides gradient accumulation (``grad_accumulation_factor``), mixed precision (``precision``:
 fp16 / bf16 on CUDA, bf16 on CPU), gradient-norm clipping (``max_grad_norm``) and intra-epoch
 checkpoints (``ckpt_interval_minutes`` / ``_steps``); this Brain adds, per optimiser step, the
-learning-rate schedule, the Gumbel temperature decay and the step log, and per epoch the
-validation loss and contrastive accuracy.
+learning-rate schedule, the Gumbel temperature decay, the loss normalisation and the step log,
+and per epoch the validation loss and contrastive accuracy.
 
 Hparams read by the Brain (declare them in the recipe YAML):
+    loss_normalisation
+                   "step" (fairseq's, the default) or "micro_batch": what one optimiser step
+                   averages over, see ``PretrainBrain``
     lr_scheduler   called as ``lr_scheduler(optimizer, num_updates)`` before every optimiser
                    step, e.g. ``WarmupDecayLR`` below
     log_interval   write the step statistics every this many optimiser steps
@@ -32,7 +35,7 @@ import torch
 from tqdm import tqdm
 
 from efficient_ssl.brains.base import StepwiseBrain
-from efficient_ssl.brains.distributed import sum_over_ranks
+from efficient_ssl.brains.distributed import sum_over_ranks, world_size
 from efficient_ssl.models.wav2vec2 import PretrainOutput, Wav2Vec2Pretrainer
 
 
@@ -119,7 +122,31 @@ class PretrainBrain(StepwiseBrain):
 
     The batch needs ``sig``: padded waveforms (B, S) and relative lengths (B,), as given by
     ``efficient_ssl.data.pipeline``. See the module docstring for the hparams it reads.
+
+    ``hparams.loss_normalisation`` says what one optimiser step averages over, when it spans
+    several micro-batches (``grad_accumulation_factor``, processes):
+
+    - "step" (fairseq's ``sample_size`` normalisation; the default): each micro-batch
+      backpropagates its summed loss (``loss * num_masked``: the contrastive sum plus the
+      diversity term weighted by its masked frames, as fairseq's criterion weights its extra
+      losses), and before clipping the gradients are multiplied by ``world_size / F``, F the
+      masked frames of the whole step summed over micro-batches and ranks (DDP has already
+      averaged the ranks' gradients). The step follows the mean loss per masked frame of the
+      step: every masked frame counts the same, whatever the length of its batch.
+    - "micro_batch": each micro-batch's mean is backpropagated divided by
+      ``grad_accumulation_factor``; the step follows the mean of the micro-batches' means, so
+      with dynamic batches a frame of a batch of few (short) utterances counts more.
+
+    Either way the logged loss (progress bar, step log, epoch statistics) is per masked frame.
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.loss_normalisation = getattr(self.hparams, "loss_normalisation", "step")
+        if self.loss_normalisation not in ("step", "micro_batch"):
+            raise ValueError(
+                f"PretrainBrain: loss_normalisation={self.loss_normalisation!r}; use 'step' or 'micro_batch'"
+            )
 
     @property
     def model(self) -> Wav2Vec2Pretrainer:
@@ -140,6 +167,25 @@ class PretrainBrain(StepwiseBrain):
             self.step_loss += float(predictions.loss.detach()) * predictions.num_masked
         return predictions.loss
 
+    def loss_to_backward(self, loss: torch.Tensor, outputs: PretrainOutput) -> torch.Tensor:
+        """The micro-batch's summed loss in "step" mode (``optimizers_step`` divides by the
+        step's masked frames); its mean / ``grad_accumulation_factor`` in "micro_batch" mode."""
+        if self.loss_normalisation == "micro_batch":
+            return super().loss_to_backward(loss, outputs)
+        return loss * outputs.num_masked
+
+    def optimizers_step(self):
+        """In "step" mode, first divides the summed gradients by the step's masked frames (every
+        micro-batch, every rank), then clips and steps. Every rank gets here together (a skipped
+        micro-batch is skipped on every rank), so the all-reduce is matched."""
+        if self.loss_normalisation == "step":
+            masked_frames = sum_over_ranks([self.masked_frames])[0]
+            scale = world_size() / masked_frames  # DDP averaged the ranks' summed gradients
+            for param in self.modules.parameters():
+                if param.grad is not None:
+                    param.grad.mul_(scale)
+        return super().optimizers_step()
+
     def on_fit_start(self) -> None:
         """Recovers the last checkpoint, then the temperature of the recovered step."""
         super().on_fit_start()
@@ -153,7 +199,7 @@ class PretrainBrain(StepwiseBrain):
 
     def on_fit_batch_end(self, batch, outputs: PretrainOutput, loss, should_step: bool) -> None:
         """After an optimiser step: decays the temperature, shows and logs the step statistics."""
-        if not should_step:
+        if not should_step or not self.masked_frames:  # none after a skipped (non-finite) step
             return
         stats = {
             "loss": self.step_loss / self.masked_frames,

@@ -5,9 +5,11 @@ streamable (SummaryMixing or the regularMHA baseline with a key/value cache, ``c
 convolutions, see :meth:`efficient_ssl.nnet.encoders.ContextEncoder.forward_chunk`). Per chunk it
 
 1. runs the frontend on the new audio plus a fixed left context of audio (``left_context_ms``)
-   and keeps the frames not emitted yet (the frontends' convolutions are unpadded, so the frame
-   grid is the offline one; the per-window normalisation of the frontends is the one
-   approximation of the offline features);
+   and keeps the new frames whose whole receptive field has arrived (a mel frontend's centred
+   STFT reads ``lookahead_samples`` past a frame; the rest come with the next audio, or at
+   :meth:`StreamingCTC.finish`). The frontends' convolutions are unpadded, so the frame grid is
+   the offline one. With ``normalisation="global"`` frontends the frames equal the offline ones;
+   with the default per-utterance normalisation, statistics over the window approximate them;
 2. adds the sinusoidal positions of those frames' absolute indices;
 3. feeds whole chunks of ``chunk_frames`` frames to the encoder with its state (per layer: the
    running sum and count of the summary branch, the last ``kernel_size - 1`` frames of the
@@ -128,6 +130,7 @@ class StreamingCTC:
     @torch.inference_mode()
     def finish(self) -> torch.Tensor:
         """Ends the stream: log-probs (T_new, vocab) of the frames left in the last, partial chunk."""
+        self._frontend(final=True)
         return self._encode(final=True)
 
     def _latents(self, wav: torch.Tensor) -> torch.Tensor:
@@ -143,9 +146,11 @@ class StreamingCTC:
         out, self.state = encoder.context.forward_chunk(x, self.state)
         return self.model.heads[-1](out)[0].float().log_softmax(dim=-1)  # (T*up, V)
 
-    def _frontend(self) -> None:
-        """Frontend frames of the new audio, queued for the encoder."""
-        total = int(self.frontend.output_lengths(torch.tensor(self.received)))
+    def _frontend(self, final: bool = False) -> None:
+        """Frontend frames of the new audio, queued for the encoder (those that read samples not
+        received yet wait, unless the stream has ended)."""
+        complete = self.received if final else max(0, self.received - self.frontend.lookahead_samples)
+        total = int(self.frontend.output_lengths(torch.tensor(complete)))
         if total <= self.frames_done:
             return
         first = self.buffer_start // self.hop  # absolute index of the buffer's first frame

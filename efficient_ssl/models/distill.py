@@ -214,7 +214,7 @@ def teacher_config(teacher: nn.Module) -> dict:
     if conformer:
         encoder["kernel_size"] = hf.get("conv_depthwise_kernel_size", 31)
     frontend = {"channels": hf["conv_dim"][-1], "kernel_sizes": list(hf["conv_kernel"]),
-                "strides": list(hf["conv_stride"]), "normalize_signal": bool(config["do_normalize"])}
+                "strides": list(hf["conv_stride"]), "normalisation": "utterance" if config["do_normalize"] else "none"}
     return {"frontend": "raw_cnn", "frontend_kwargs": frontend, "encoder": encoder,
             "input_dropout": float(hf.get("feat_proj_dropout", 0.1)), "max_len": 2500}
 

@@ -27,6 +27,7 @@ Authors
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -44,7 +45,11 @@ from speechbrain.utils.checkpoints import (
 from torch import nn
 
 from efficient_ssl.nnet.encoders import ContextEncoder
+from efficient_ssl.nnet.fast_ops import Dropout
 from efficient_ssl.nnet.frontends import build_frontend
+from efficient_ssl.nnet.summary_mixing import SummaryMixing
+
+logger = logging.getLogger(__name__)
 
 ENCODER_WEIGHTS = "encoder.ckpt"
 ENCODER_CONFIG = "encoder_config.json"
@@ -205,6 +210,49 @@ class PretrainedEncoder(nn.Module):
         self.context.num_layers = num_layers
         self.config["encoder"]["num_layers"] = num_layers
 
+    def set_regularisation(
+        self, dropout: float | None = None, layerdrop: float | None = None, input_dropout: float | None = None
+    ) -> dict[str, tuple[float, float]]:
+        """Sets the training regularisation of a loaded encoder (the saved config follows), so
+        that a fine-tuning recipe's ``dropout`` / ``layerdrop`` replace the pretraining values.
+
+        ``dropout`` is the rate of every dropout inside the layers (feed-forward, convolution
+        module, residual, SummaryMixing's combiner); attention-probability dropout
+        (``attention_dropout``) is left as built. None leaves a value unchanged.
+
+        Returns
+        -------
+        dict
+            ``{name: (before, after)}`` for every value that changed.
+
+        Example
+        -------
+        >>> enc = PretrainedEncoder("mel_cnn", {"num_layers": 2, "d_model": 16, "nhead": 2, "d_ffn": 32})
+        >>> enc.set_regularisation(dropout=0.0, layerdrop=0.05)
+        {'dropout': (0.1, 0.0), 'layerdrop': (0.0, 0.05)}
+        >>> enc.context.layerdrop, enc.config["encoder"]["dropout"]
+        (0.05, 0.0)
+        """
+        changed = {}
+        encoder_config = self.config["encoder"]
+        if dropout is not None and dropout != encoder_config.get("dropout", 0.1):
+            changed["dropout"] = (encoder_config.get("dropout", 0.1), dropout)
+            for module in self.context.modules():
+                if isinstance(module, (Dropout, nn.Dropout)):
+                    module.p = dropout
+                elif isinstance(module, SummaryMixing):
+                    module.dropout = dropout
+            encoder_config["dropout"] = dropout
+        if layerdrop is not None and layerdrop != self.context.layerdrop:
+            if not 0.0 <= layerdrop < 1.0:
+                raise ValueError(f"PretrainedEncoder: layerdrop={layerdrop} must be in [0, 1)")
+            changed["layerdrop"] = (self.context.layerdrop, layerdrop)
+            self.context.layerdrop = encoder_config["layerdrop"] = layerdrop
+        if input_dropout is not None and input_dropout != self.input_dropout.p:
+            changed["input_dropout"] = (self.input_dropout.p, input_dropout)
+            self.input_dropout.p = self.config["input_dropout"] = input_dropout
+        return changed
+
     def forward(
         self, wav: torch.Tensor, wav_lens: torch.Tensor
     ) -> tuple[torch.Tensor, list[torch.Tensor], torch.Tensor]:
@@ -326,7 +374,9 @@ def build_encoder(
     Lets one YAML serve fine-tuning (``pretrained`` = a pretraining save folder), its random
     control (``random_init=True``: the pretrained architecture, untrained) and training from
     scratch (``pretrained=None``: ``config`` holds the ``PretrainedEncoder`` arguments, which are
-    ignored when ``pretrained`` is given).
+    ignored when ``pretrained`` is given), except the regularisation: ``input_dropout`` and the
+    ``encoder``'s ``dropout`` / ``layerdrop`` replace the pretraining values
+    (:meth:`PretrainedEncoder.set_regularisation`), and one log line says what changed.
 
     Arguments
     ---------
@@ -348,10 +398,31 @@ def build_encoder(
     1
     """
     if pretrained is not None:
-        return load_pretrained_encoder(pretrained, random_init=random_init)
+        encoder = load_pretrained_encoder(pretrained, random_init=random_init)
+        _fine_tuning_regularisation(encoder, pretrained, config)
+        return encoder
     if random_init:
         raise ValueError("random_init=True needs a pretrained encoder path (pretrained_encoder) to copy the shape of")
     return PretrainedEncoder(**config)
+
+
+def _fine_tuning_regularisation(encoder: nn.Module, pretrained, config: dict) -> None:
+    """Applies a downstream recipe's dropout / layerdrop to a loaded encoder and logs it."""
+    wanted = {
+        "dropout": config.get("encoder", {}).get("dropout"),
+        "layerdrop": config.get("encoder", {}).get("layerdrop"),
+        "input_dropout": config.get("input_dropout"),
+    }
+    wanted = {key: value for key, value in wanted.items() if value is not None}
+    if not wanted:
+        return
+    if not hasattr(encoder, "set_regularisation"):  # a transformers checkpoint keeps its own
+        logger.info("%s: dropout / layerdrop come from the checkpoint's own config; the recipe's %s are "
+                    "not applied", pretrained, wanted)
+        return
+    changed = encoder.set_regularisation(**wanted)
+    summary = ", ".join(f"{key} {before:g} -> {after:g}" for key, (before, after) in changed.items())
+    logger.info("%s: fine-tuning regularisation %s", pretrained, summary or f"as pretrained ({wanted})")
 
 
 def compute_span_mask(
@@ -513,7 +584,8 @@ def sample_cross_negatives(targets: torch.Tensor, num_negatives: int) -> torch.T
 
 
 class PretrainOutput(NamedTuple):
-    """What ``Wav2Vec2Pretrainer.forward`` returns (losses are means over masked frames)."""
+    """What ``Wav2Vec2Pretrainer.forward`` returns (losses are means over the batch's
+    ``num_masked`` masked frames; ``loss * num_masked`` is fairseq's summed loss)."""
 
     loss: torch.Tensor
     contrastive_loss: torch.Tensor
@@ -535,8 +607,12 @@ class Wav2Vec2Pretrainer(nn.Module):
 
     ``contrastive`` is the cross-entropy of the true quantised target among ``num_negatives``
     distractors (cosine similarity / ``logit_temperature``), summed over masked frames; dividing
-    by their number, as fairseq normalises its gradients, keeps the loss comparable across
-    batch sizes. The quantiser's Gumbel temperature decays per optimiser step through
+    by their number keeps the loss comparable across batch sizes. This is the mean of ONE batch:
+    when an optimiser step accumulates several (micro-)batches, ``PretrainBrain``'s
+    ``loss_normalisation`` decides how they are weighted: "step" (default) backpropagates
+    ``loss * num_masked`` and divides the step's gradient by the masked frames of the whole step
+    over every process, as fairseq divides by its ``sample_size``; "micro_batch" averages the
+    batches' means. The quantiser's Gumbel temperature decays per optimiser step through
     ``update_temperature``.
 
     Arguments

@@ -57,6 +57,9 @@ class ConvFrontend(nn.Module, abc.ABC):
             )
         self.kernel_sizes = list(kernel_sizes)
         self.strides = list(strides)
+        # Samples past a frame's last input step that the frame also reads (a centred STFT's half
+        # window): a stream has the frame only once these samples have arrived.
+        self.lookahead_samples = 0
 
     @abc.abstractmethod
     def input_steps(self, num_samples: torch.Tensor) -> torch.Tensor:
@@ -148,6 +151,62 @@ def masked_normalise(x: torch.Tensor, mask: torch.Tensor, eps: float = 1e-5) -> 
     return (x - mean) / torch.sqrt(var + eps) * m
 
 
+MEL_NORMALISATIONS = ("utterance", "global")
+RAW_NORMALISATIONS = ("utterance", "global", "none")
+
+
+class RunningNormalisation(nn.Module):
+    """Zero mean, unit variance per feature with statistics over every real training frame seen
+    (global normalisation, like WeNet's global CMVN): a frame's output depends on that frame
+    only, so a stream normalises exactly as the offline model does.
+
+    Training forwards merge the batch's real frames into the running mean and variance
+    (Chan et al.'s pairwise update, in float64) before normalising; eval forwards use the
+    stored statistics. They are buffers: saved with the model, taken from rank 0 under DDP.
+
+    Arguments
+    ---------
+    num_features : int
+        Size of the last dimension.
+    eps : float
+        Added to the variance.
+
+    Example
+    -------
+    >>> norm = RunningNormalisation(2)
+    >>> x = torch.tensor([[[1.0, 10.0], [3.0, 30.0], [99.0, 99.0]]])
+    >>> y = norm(x, torch.tensor([[True, True, False]]))  # training: the padded frame is ignored
+    >>> norm.mean.tolist(), norm.var.tolist()
+    ([2.0, 20.0], [1.0, 100.0])
+    >>> norm.eval()(torch.tensor([[[2.0, 30.0]]]), torch.tensor([[True]]))
+    tensor([[[0.0000, 1.0000]]])
+    """
+
+    def __init__(self, num_features: int, eps: float = 1e-5):
+        super().__init__()
+        self.eps = eps
+        self.register_buffer("mean", torch.zeros(num_features, dtype=torch.float64))
+        self.register_buffer("var", torch.ones(num_features, dtype=torch.float64))
+        self.register_buffer("count", torch.zeros((), dtype=torch.float64))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """x (B, T, F), mask (B, T) bool -> (B, T, F), padding set to 0."""
+        m = mask.to(x.dtype).unsqueeze(-1)  # (B, T, 1)
+        if self.training:
+            with torch.no_grad():
+                frames = x.reshape(-1, x.shape[-1])[mask.reshape(-1)].double()  # (N, F)
+                if len(frames):
+                    n = float(len(frames))
+                    mean, var = frames.mean(dim=0), frames.var(dim=0, unbiased=False)
+                    total = self.count + n
+                    delta = mean - self.mean
+                    self.var.copy_((self.var * self.count + var * n + delta**2 * self.count * n / total) / total)
+                    self.mean.add_(delta * n / total)
+                    self.count.fill_(total)
+        mean, std = self.mean.to(x.dtype), torch.sqrt(self.var + self.eps).to(x.dtype)
+        return (x - mean) / std * m
+
+
 class RawWaveformCNN(ConvFrontend):
     """The classic wav2vec 2.0 feature encoder: 7 unpadded Conv1d on the raw waveform.
 
@@ -167,8 +226,12 @@ class RawWaveformCNN(ConvFrontend):
         Stride of every layer; their product is the hop in samples.
     dropout : float
         Dropout after every layer.
-    normalize_signal : bool
-        Normalise each waveform to zero mean and unit variance over its real samples.
+    normalisation : str
+        ``"utterance"`` (wav2vec 2.0's: each waveform to zero mean and unit variance over its
+        real samples), ``"global"`` (running statistics of the training audio,
+        :class:`RunningNormalisation`: what a stream can reproduce exactly) or ``"none"``.
+    normalize_signal : bool, optional
+        Older configs' name: False means ``normalisation="none"``.
 
     Example
     -------
@@ -188,10 +251,17 @@ class RawWaveformCNN(ConvFrontend):
         kernel_sizes: Sequence[int] = (10, 3, 3, 3, 3, 2, 2),
         strides: Sequence[int] = (5, 2, 2, 2, 2, 2, 2),
         dropout: float = 0.0,
-        normalize_signal: bool = True,
+        normalisation: str = "utterance",
+        normalize_signal: bool | None = None,
     ):
         super().__init__(kernel_sizes, strides)
-        self.normalize_signal = normalize_signal
+        if normalize_signal is not None:
+            normalisation = "utterance" if normalize_signal else "none"
+        if normalisation not in RAW_NORMALISATIONS:
+            raise ValueError(f"RawWaveformCNN: normalisation={normalisation!r} is not one of {RAW_NORMALISATIONS}")
+        self.normalisation = normalisation
+        if normalisation == "global":
+            self.global_norm = RunningNormalisation(1)
         self.extractor = W2VLatentExtractor(
             out_channels=[channels] * len(self.kernel_sizes),
             kernel_sizes=self.kernel_sizes,
@@ -220,8 +290,10 @@ class RawWaveformCNN(ConvFrontend):
         torch.Tensor
             (B, T, out_dim) latents; see ``frame_mask`` for the real frames.
         """
-        if self.normalize_signal:
+        if self.normalisation == "utterance":
             wav = masked_normalise(wav, sample_mask(wav_lens, wav.shape[1]))
+        elif self.normalisation == "global":
+            wav = self.global_norm(wav.unsqueeze(-1), sample_mask(wav_lens, wav.shape[1])).squeeze(-1)
         return self.extractor(wav, normalize_signal=False)
 
 
@@ -294,6 +366,13 @@ class MelCNN(ConvFrontend):
         Hop of the filterbank.
     dropout : float
         Dropout after every convolution.
+    normalisation : str
+        ``"utterance"`` (the paper's: statistics of each utterance, so a stream can only
+        approximate them over its window) or ``"global"`` (:class:`RunningNormalisation`,
+        statistics of the training set, and a fixed -100 dB floor in place of the per-utterance
+        floor of 80 dB below the utterance's peak): every filterbank frame then depends on its
+        own 25 ms of audio only, so streaming equals the offline features. Use it for models
+        that stream (``efficient_ssl.deploy.streaming``).
 
     The attribute ``stft_as_conv`` (default False) computes the STFT with :class:`ConvSTFT`
     instead of ``torch.stft``: ONNX export sets it (``efficient_ssl.deploy.export``).
@@ -320,8 +399,12 @@ class MelCNN(ConvFrontend):
         win_length_ms: float = 25.0,
         hop_length_ms: float = 10.0,
         dropout: float = 0.0,
+        normalisation: str = "utterance",
     ):
         super().__init__(kernel_sizes, strides)
+        if normalisation not in MEL_NORMALISATIONS:
+            raise ValueError(f"MelCNN: normalisation={normalisation!r} is not one of {MEL_NORMALISATIONS}")
+        self.normalisation = normalisation
         self.fbank = Fbank(
             sample_rate=sample_rate,
             n_mels=n_mels,
@@ -351,6 +434,10 @@ class MelCNN(ConvFrontend):
         self.norm = nn.LayerNorm(channels)
         self.out_dim = channels
         self.hop_samples = self.fbank_hop * math.prod(self.strides)
+        self.lookahead_samples = self.fbank.compute_STFT.n_fft // 2
+        if normalisation == "global":
+            self.fbank.compute_fbanks.top_db = math.inf  # the floor: amin (-100 dB), for every frame alike
+            self.global_norm = RunningNormalisation(n_mels)
 
     def input_steps(self, num_samples: torch.Tensor) -> torch.Tensor:
         """Filterbank frames: centred STFT frames, one per hop plus one."""
@@ -377,7 +464,11 @@ class MelCNN(ConvFrontend):
             feats = self.fbank.compute_fbanks(spectral_magnitude(stft))  # (B, T_fbank, n_mels), = self.fbank(wav)
             real = self.input_steps(torch.round(wav_lens * wav.shape[1]).long())  # (B,)
             steps = torch.arange(feats.shape[1], device=wav.device)
-            feats = masked_normalise(feats, steps.unsqueeze(0) < real.unsqueeze(1))
+            real_steps = steps.unsqueeze(0) < real.unsqueeze(1)  # (B, T_fbank)
+            if self.normalisation == "global":
+                feats = self.global_norm(feats, real_steps)
+            else:
+                feats = masked_normalise(feats, real_steps)
         return self.norm(self.cnn(feats))
 
 

@@ -136,6 +136,7 @@ class ProgressiveStem(ConvFrontend):
         self.middle_norm = nn.LayerNorm(middle)
         self.out_dim = channels[-1]
         self.hop_samples = self.fbank_hop * math.prod(self.strides)
+        self.lookahead_samples = self.fbank.compute_STFT.n_fft // 2
 
     def input_steps(self, num_samples: torch.Tensor) -> torch.Tensor:
         """Filterbank frames: centred STFT frames, one per hop plus one."""
