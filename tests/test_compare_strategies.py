@@ -22,6 +22,10 @@ import compare_strategies  # noqa: E402
         ("scratch", ("scratch", 1, ["--random_init=True"])),
         ("avgpool:2", ("avgpool", 2, ["--downsampling=avgpool", "--downsampling_factor=2"])),
         ("layer_removal", ("layer_removal", 1, ["--keep_layers=3"])),
+        ("conv:3@waveform", ("conv", 3, ["--downsampling=conv", "--downsampling_factor=3",
+                                         "--downsampling_at=waveform"])),
+        ("conv:3+up@frames", ("conv", 3, ["--downsampling=conv", "--downsampling_factor=3", "--upsampling=3",
+                                          "--downsampling_at=frames"])),
     ],
 )
 def test_strategy_specs_map_to_recipe_overrides(spec, expected):
@@ -33,6 +37,24 @@ def test_bad_specs_are_named():
         compare_strategies.strategy_overrides("pruning", 4)
     with pytest.raises(ValueError, match="factor >= 2"):
         compare_strategies.strategy_overrides("conv", 4)
+    with pytest.raises(ValueError, match="frames cannot be resampled"):
+        compare_strategies.strategy_overrides("signal:3@frames", 4)
+    for spec in ("conv:3@latents", "baseline@frames", "conv:3@frames+up"):
+        with pytest.raises(ValueError, match="@ takes one of"):
+            compare_strategies.strategy_overrides(spec, 4)
+
+
+def test_placements_get_their_own_runs_and_row_names(tmp_path):
+    """conv:3 keeps the recipe's auto; @waveform / @frames force one; rows show the placement."""
+    args = compare_strategies.parse_args(["--output", str(tmp_path), "--strategies", "conv:3@waveform",
+                                          "conv:3@frames", "conv:3", "--seeds", "1"])
+    folders = [folder for _, _, folder, _ in compare_strategies.finetune_commands(args, tmp_path / "pt", 4)]
+    assert len(set(folders)) == 3
+    model = folders[2] / "model"
+    model.mkdir(parents=True)
+    (model / "ctc_model.json").write_text(json.dumps({"downsampling": "conv", "downsampling_at": "frames"}))
+    assert compare_strategies.row_name("conv:3", folders[2]) == ("conv:3@frames", "frames")
+    assert compare_strategies.row_name("conv:3@waveform", folders[0]) == ("conv:3@waveform", "waveform")
 
 
 def test_other_encoders_are_rows_of_their_own(tmp_path):
@@ -75,4 +97,5 @@ def test_three_strategies_end_to_end(tiny_corpus, tmp_path):
     assert "mean_exit_layer" in records[2]
     assert (out / "strategies.png").stat().st_size > 0
     report = (out / "strategies.md").read_text()
-    assert "| conv:2+up |" in report and "pretrained CER" not in report  # no scratch run asked
+    assert "| conv:2+up@frames |" in report and "pretrained CER" not in report  # no scratch run asked
+    assert conv["row"] == "conv:2+up@frames" and conv["downsampling_at"] == "frames"  # auto, mel_cnn

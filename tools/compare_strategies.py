@@ -5,15 +5,20 @@ Fine-tunes a pretrained encoder with each strategy through the recipe
 run, resumable: a run whose ``results.json`` exists is not trained again), then measures every
 exported model side by side in this process, on the same test set with the same threads:
 MACs per second of audio (torch's flop counter), CPU real-time factor (median of interleaved
-repeats) and peak tensor memory. Strategies (name[:factor]):
+repeats) and peak tensor memory. Strategies (name[:factor][+up][@placement]):
 
     baseline        the pretrained encoder, full frame rate
     scratch         same architecture and schedule, random initialisation (``random_init``)
     signal:F        waveform resampled to 1/F before the encoder
     avgpool:F       average pooling, stride F
-    conv:F          learned strided Conv1d (kernel 161), stride F
+    conv:F          learned strided Conv1d, stride F (kernel 161 samples on the waveform,
+                    F frames on frames)
     conv:F+up       the same with the CTC "upsampling" head (F outputs per frame)
                     (signal:F+up, avgpool:F+up likewise)
+    ...@waveform    avgpool / conv placed before the frontend (paper 5's placement)
+    ...@frames      placed after the frontend, on its latents (not signal); without @, the
+                    recipe's ``downsampling_at: auto``: frames for log-mel frontends, else waveform.
+                    The table names every downsampling row with its placement (conv:3@frames).
     layer_removal   top encoder layer removed (keep_layers = layers - 1)
     early_exit      CTC heads after every layer, exit below an output entropy of 0.1 nats
     NAME            another encoder, ``--encoder "NAME=PATH [--key=value ...]"``, fine-tuned as
@@ -57,9 +62,10 @@ FINETUNE = ROOT / "recipes" / "LibriSpeech" / "finetune"
 PRETRAIN = ROOT / "recipes" / "LibriSpeech" / "pretrain"
 DEFAULT_STRATEGIES = [
     "baseline", "scratch", "conv:3", "conv:3+up", "signal:3", "avgpool:3", "conv:2", "conv:4",
-    "conv:4+up", "layer_removal", "early_exit",
+    "conv:4+up", "conv:3@waveform", "layer_removal", "early_exit",
 ]
 FACTOR_STRATEGIES = ("signal", "avgpool", "conv")
+PLACEMENTS = ("waveform", "frames")
 MULTI_SEED = ("baseline", "scratch", "conv:3", "conv:3+up")  # the runs the targets compare, every seed
 EXIT_ENTROPY = 0.1  # the paper's threshold (nats)
 TARGETS = {"macs_ratio": 0.40, "time_ratio": 0.5, "cer_delta": 2.0}
@@ -84,13 +90,15 @@ def parse_encoders(specs: Sequence[str]) -> dict[str, tuple[Path, list[str]]]:
 
 
 def strategy_overrides(spec: str, num_layers: int, encoders: dict | None = None) -> tuple[str, int, list[str]]:
-    """(strategy name, factor, recipe overrides) for a ``name[:factor][+up]`` spec, or the name
-    of an ``--encoder``.
+    """(strategy name, factor, recipe overrides) for a ``name[:factor][+up][@placement]`` spec,
+    or the name of an ``--encoder``.
 
     Example
     -------
     >>> strategy_overrides("conv:4+up", 4)
     ('conv', 4, ['--downsampling=conv', '--downsampling_factor=4', '--upsampling=4'])
+    >>> strategy_overrides("avgpool:3@frames", 4)[2]
+    ['--downsampling=avgpool', '--downsampling_factor=3', '--downsampling_at=frames']
     >>> strategy_overrides("early_exit", 4)[2]
     ['--exit_layers=[1, 2, 3]', '--exit_entropy=0.1']
     >>> strategy_overrides("sustainable", 4, {"sustainable": (Path("b"), ["--upsampling=2"])})
@@ -98,7 +106,14 @@ def strategy_overrides(spec: str, num_layers: int, encoders: dict | None = None)
     """
     if encoders and spec in encoders:
         return spec, 1, encoders[spec][1]
+    spec, _, placement = spec.partition("@")
     name, _, factor_text = spec.partition(":")
+    if placement and (name not in FACTOR_STRATEGIES or placement not in PLACEMENTS):
+        raise ValueError(f"strategy {spec}@{placement}: @ takes one of {PLACEMENTS}, after a downsampling "
+                         "strategy (e.g. conv:3@frames, conv:3+up@waveform)")
+    if name == "signal" and placement == "frames":
+        raise ValueError(f"strategy {spec}@frames: frames cannot be resampled; use avgpool or conv @frames, "
+                         "or signal@waveform")
     upsampled = factor_text.endswith("+up")
     factor = int(factor_text.removesuffix("+up")) if factor_text else 1
     if name == "baseline":
@@ -109,6 +124,7 @@ def strategy_overrides(spec: str, num_layers: int, encoders: dict | None = None)
         if factor < 2:
             raise ValueError(f"strategy {spec!r}: give a factor >= 2, e.g. {name}:3")
         extra = [f"--upsampling={factor}"] if upsampled else []
+        extra += [f"--downsampling_at={placement}"] if placement else []
         return name, factor, [f"--downsampling={name}", f"--downsampling_factor={factor}", *extra]
     if name == "layer_removal":
         return name, 1, [f"--keep_layers={num_layers - 1}"]
@@ -129,7 +145,7 @@ def pretrain(data_folder: Path, output: Path, overrides: Sequence[str]) -> Path:
 
 
 def run_dir(output: Path, spec: str, seed: int) -> Path:
-    return output / "runs" / spec.replace(":", "").replace("+", "_") / str(seed)
+    return output / "runs" / spec.replace(":", "").replace("+", "_").replace("@", "_") / str(seed)
 
 
 def finetune_commands(args, pretrained: Path, num_layers: int) -> list[tuple[str, int, Path, list[str]]]:
@@ -245,17 +261,35 @@ def measure_models(models: dict[str, Path], batches, audio_s: float, repeats: in
     return costs
 
 
+def row_name(spec: str, folder: Path) -> tuple[str, str | None]:
+    """(row name, placement) of a run: the placement the saved model resolved (``downsampling_at``,
+    None without downsampling) appended to a downsampling spec that does not give it.
+
+    Example
+    -------
+    >>> row_name("conv:3@waveform", Path("nowhere"))
+    ('conv:3@waveform', 'waveform')
+    """
+    if "@" in spec:
+        return spec, spec.partition("@")[2]
+    config = json.loads((folder / "model" / "ctc_model.json").read_text())
+    if config["downsampling"] == "none":
+        return spec, None
+    placement = config.get("downsampling_at", "waveform")
+    return f"{spec}@{placement}", placement
+
+
 def summarise(args, runs, costs: dict[str, dict]) -> list[dict]:
     """One record per strategy: mean WER / CER over its seeds, per-seed values, costs."""
     records = []
     for spec in args.strategies:
         name, factor, _ = strategy_overrides(spec, args.num_layers, args.encoders)
-        results = [
-            json.loads((folder / "results.json").read_text())["test-clean"]
-            for s, _, folder, _ in runs if s == spec
-        ]
+        folders = [folder for s, _, folder, _ in runs if s == spec]
+        results = [json.loads((folder / "results.json").read_text())["test-clean"] for folder in folders]
+        row, placement = row_name(spec, folders[0])
         record = {
-            "strategy": name, "factor": factor, "spec": spec, "upsampling": factor if spec.endswith("+up") else 1,
+            "strategy": name, "factor": factor, "spec": spec, "row": row, "downsampling_at": placement,
+            "upsampling": factor if spec.partition("@")[0].endswith("+up") else 1,
             "wer": statistics.mean(r["WER"] for r in results), "cer": statistics.mean(r["CER"] for r in results),
             "cer_per_seed": [r["CER"] for r in results], "wer_per_seed": [r["WER"] for r in results],
             "seeds": [seed for s, seed, _, _ in runs if s == spec], **costs[spec],
@@ -279,7 +313,7 @@ def table(records: list[dict]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in records:
-        label = r["spec"] + (f" (mean exit {r['mean_exit_layer']:.2f})" if "mean_exit_layer" in r else "")
+        label = r["row"] + (f" (mean exit {r['mean_exit_layer']:.2f})" if "mean_exit_layer" in r else "")
         lines.append(
             f"| {label} | {r['factor']} | {len(r['seeds'])} | {r['wer']:.2f} | {r['cer']:.2f} | "
             f"{r.get('cer_delta', 0):+.2f} | {r['macs_per_audio_s'] / 1e6:.1f} | {r.get('macs_ratio', 1):.2f} | "
@@ -292,12 +326,11 @@ def targets(records: list[dict]) -> list[str]:
     """The paper-5 targets on the mini corpus, PASS / FAIL with the measured values."""
     by_spec = {r["spec"]: r for r in records}
     lines = []
-    for spec in ("conv:3", "conv:3+up"):
-        conv3 = by_spec.get(spec)
-        if conv3 and "macs_ratio" in conv3:
+    for conv3 in records:  # conv:3 and conv:3+up, at every placement asked for
+        if conv3["spec"].partition("@")[0] in ("conv:3", "conv:3+up") and "macs_ratio" in conv3:
             for key, bound in TARGETS.items():
                 ok = conv3[key] <= bound
-                lines.append(f"{spec} {key} {conv3[key]:.2f} (<= {bound}): {'PASS' if ok else 'FAIL'}")
+                lines.append(f"{conv3['row']} {key} {conv3[key]:.2f} (<= {bound}): {'PASS' if ok else 'FAIL'}")
     up = by_spec.get("conv:4+up")
     if up and "cer_delta" in up:
         ok = up["cer"] < 90.0 and up["cer_delta"] <= 10.0
@@ -314,7 +347,7 @@ def plot(records: list[dict], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6.5, 4.5))
     for r in records:
         ax.scatter(r["macs_per_audio_s"] / 1e6, r["cer"], s=30)
-        ax.annotate(r["spec"], (r["macs_per_audio_s"] / 1e6, r["cer"]), fontsize=8, xytext=(3, 3),
+        ax.annotate(r["row"], (r["macs_per_audio_s"] / 1e6, r["cer"]), fontsize=8, xytext=(3, 3),
                     textcoords="offset points")
     ax.set_xlabel("MMACs per second of audio")
     ax.set_ylabel("test-clean CER (%)")

@@ -66,10 +66,13 @@ class OfflineCTC(nn.Module):
     def forward(self, wav: torch.Tensor) -> torch.Tensor:
         """wav (1, S) -> (1, T, vocab) log-probabilities."""
         model = self.model
-        if model.downsampler is not None:
-            wav = model.downsampler(wav)
+        waveform = model.downsampling_at == "waveform"
+        if model.downsampler is not None and waveform:
+            wav = model.downsampler(wav)  # (1, ~S / factor)
         lens = torch.ones(wav.shape[0], device=wav.device)
         latents = model.encoder.frontend(wav, lens)  # (1, T, C)
+        if model.downsampler is not None and not waveform:
+            latents, _ = model.downsampler(latents)  # (1, ceil(T / factor), C)
         x = model.encoder.input_proj(latents)
         x = x + model.encoder.positions.pe[:, : x.shape[1]]
         out, _ = model.encoder.context(x)

@@ -1,8 +1,10 @@
 """CTC speech recognition around a (pretrained) encoder, with the faster-inference strategies
 of paper 5 (Zaiem et al. 2023) as constructor arguments:
 
-- sequence downsampling of the waveform before the encoder (``downsampling``, ``downsampling_factor``)
-  and a CTC head that unfolds ``upsampling`` tokens per frame (:mod:`efficient_ssl.nnet.downsampling`);
+- sequence downsampling (``downsampling``, ``downsampling_factor``) of the waveform before the
+  frontend (the paper's) or of the frontend's frames (``downsampling_at``; ``"auto"``: frames for
+  log-mel frontends), and a CTC head that unfolds ``upsampling`` tokens per frame
+  (:mod:`efficient_ssl.nnet.downsampling`);
 - removal of the top encoder layers (``keep_layers``);
 - early exit (``exit_layers`` + ``exit_entropy``): a CTC head after each listed layer, all trained
   together; at inference an utterance leaves at the first exit whose mean per-frame output
@@ -33,7 +35,12 @@ from torch import nn
 
 from efficient_ssl.models.wav2vec2 import PretrainedEncoder, compute_span_mask, encoder_from_config, load_pretrained_encoder
 from efficient_ssl.nnet import router
-from efficient_ssl.nnet.downsampling import UpsamplingCTCHead, build_downsampler
+from efficient_ssl.nnet.downsampling import (
+    UpsamplingCTCHead,
+    build_downsampler,
+    build_frame_downsampler,
+    resolve_placement,
+)
 from efficient_ssl.nnet.router import build_router, fold
 
 MODEL_WEIGHTS = "ctc_model.ckpt"
@@ -58,7 +65,7 @@ class CTCOutput(NamedTuple):
 
 
 class CTCModel(nn.Module):
-    """Waveform -> CTC logits: [downsampler] -> encoder -> CTC head(s).
+    """Waveform -> CTC logits: [downsampler] -> frontend -> [downsampler] -> encoder -> CTC head(s).
 
     Arguments
     ---------
@@ -71,7 +78,13 @@ class CTCModel(nn.Module):
     downsampling_factor : int
         1 with ``"none"``, else 2, 3, 4, ...
     downsampling_kernel : int, optional
-        Conv / pooling window (default: 161 / the factor).
+        Conv / pooling window, in samples on the waveform (default: 161 / the factor), in frames
+        on frames (default: the factor).
+    downsampling_at : str
+        ``"waveform"`` (before the frontend, the paper's), ``"frames"`` (on the frontend's
+        latents, before the projection) or ``"auto"``: frames for log-mel frontends (mel_cnn,
+        progressive_stem) with avgpool / conv, else waveform (raw_cnn, public checkpoints,
+        signal). ``config`` keeps the resolved placement; ``downsampler`` is applied there.
     upsampling : int
         CTC outputs per encoder frame (1 = a plain linear head).
     keep_layers : int, optional
@@ -108,9 +121,11 @@ class CTCModel(nn.Module):
     -------
     >>> enc = PretrainedEncoder("mel_cnn", {"num_layers": 3, "d_model": 16, "nhead": 2, "d_ffn": 32})
     >>> model = CTCModel(enc, vocab_size=10, downsampling="conv", downsampling_factor=2, upsampling=2)
+    >>> model.config["downsampling_at"]  # auto, for a mel_cnn frontend
+    'frames'
     >>> out = model(torch.randn(2, 16000), torch.tensor([1.0, 0.5]))
     >>> out.logits[-1].shape, out.mask.sum(dim=1)
-    (torch.Size([2, 44, 10]), tensor([44, 20]))
+    (torch.Size([2, 48, 10]), tensor([48, 24]))
     """
 
     def __init__(
@@ -120,6 +135,7 @@ class CTCModel(nn.Module):
         downsampling: str = "none",
         downsampling_factor: int = 1,
         downsampling_kernel: int | None = None,
+        downsampling_at: str = "auto",
         upsampling: int = 1,
         keep_layers: int | None = None,
         exit_layers: Sequence[int] | None = None,
@@ -147,12 +163,15 @@ class CTCModel(nn.Module):
                 f"CTCModel: exit_layers {list(exit_layers or [])} must lie in [1, {num_layers}] "
                 "(the encoder's layers, after keep_layers)"
             )
+        frontend = encoder.config.get("frontend")  # None for public checkpoints (a waveform CNN)
+        downsampling_at = resolve_placement(downsampling_at, downsampling, frontend)
         self.config = {
             "encoder": encoder.config,
             "vocab_size": vocab_size,
             "downsampling": downsampling,
             "downsampling_factor": downsampling_factor,
             "downsampling_kernel": downsampling_kernel,
+            "downsampling_at": downsampling_at,
             "upsampling": upsampling,
             "keep_layers": None,  # already applied to the encoder config
             "exit_layers": exits,
@@ -170,7 +189,13 @@ class CTCModel(nn.Module):
             "route_ste": route_ste,
             "train_weights": train_weights,
         }
-        self.downsampler = build_downsampler(downsampling, downsampling_factor, downsampling_kernel)
+        self.downsampling_at = downsampling_at
+        if downsampling_at == "frames":
+            self.downsampler = build_frame_downsampler(
+                downsampling, downsampling_factor, encoder.frontend.out_dim, downsampling_kernel
+            )
+        else:
+            self.downsampler = build_downsampler(downsampling, downsampling_factor, downsampling_kernel)
         self.encoder = encoder
         self.exits = exits
         self.heads = nn.ModuleList(
@@ -188,7 +213,7 @@ class CTCModel(nn.Module):
 
     @property
     def frames_per_second(self) -> float:
-        """CTC output frames per second of audio."""
+        """CTC output frames per second of audio (either placement divides the rate by the factor)."""
         hop = self.encoder.frontend.hop_samples * self.config["downsampling_factor"]
         return self.config["sample_rate"] / hop * self.upsampling
 
@@ -206,9 +231,7 @@ class CTCModel(nn.Module):
         -------
         CTCOutput
         """
-        if self.downsampler is not None:
-            wav = self.downsampler(wav)  # (B, ~S / factor)
-        latents, mask = self.encoder.features(wav, wav_lens)  # (B, T, C), (B, T)
+        latents, mask = self.features(wav, wav_lens)  # (B, T, C), (B, T)
         span_mask = None
         if self.training:
             latents = self._mask_channels(latents)
@@ -225,6 +248,30 @@ class CTCModel(nn.Module):
         logits.append(self.heads[-1](out))
         exit_layer = torch.full((x.shape[0],), self.exits[-1], device=x.device)
         return CTCOutput(logits, out_mask, exit_layer)
+
+    def features(self, wav: torch.Tensor, wav_lens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Frontend latents at the downsampled rate and their mask.
+
+        Arguments
+        ---------
+        wav : torch.Tensor
+            (B, S) waveforms, right-padded.
+        wav_lens : torch.Tensor
+            (B,) relative lengths in [0, 1] (downsampling the waveform keeps them).
+
+        Returns
+        -------
+        latents : torch.Tensor
+            (B, T, C), T about (frontend frames) / factor.
+        mask : torch.Tensor
+            (B, T) bool, True = real frame.
+        """
+        if self.downsampler is None:
+            return self.encoder.features(wav, wav_lens)
+        if self.downsampling_at == "waveform":
+            return self.encoder.features(self.downsampler(wav), wav_lens)  # wav (B, ~S / factor)
+        latents, mask = self.encoder.features(wav, wav_lens)  # (B, T0, C), (B, T0)
+        return self.downsampler(latents, mask)  # (B, ceil(T0 / factor), C), (B, ceil(T0 / factor))
 
     def _mask_channels(self, latents: torch.Tensor) -> torch.Tensor:
         """Zeroes spans of channels, the same ones for every frame of an utterance."""
@@ -328,6 +375,7 @@ def load_ctc_model(folder: str | Path, device: str = "cpu", fold_routing: bool =
                 "(<output_folder>/model)"
             )
     config = json.loads((folder / MODEL_CONFIG).read_text(encoding="utf-8"))
+    config.setdefault("downsampling_at", "waveform")  # saved before the key existed
     encoder = encoder_from_config(config.pop("encoder"))
     model = CTCModel(encoder, **config)
     model.load_state_dict(torch.load(folder / MODEL_WEIGHTS, map_location="cpu", weights_only=True))
@@ -410,6 +458,7 @@ def load_routing_task(
                                 "(<output_folder>/task) or its routing_task.pt")
     state = torch.load(path, map_location="cpu", weights_only=True)
     config = json.loads(state["config"])
+    config.setdefault("downsampling_at", "waveform")  # saved before the key existed
     model = CTCModel(load_pretrained_encoder(shared_encoder), **config)
     router.load_task(model, state, source=str(path))
     if fold_routing:
