@@ -274,3 +274,117 @@ def test_route_mini_yaml_runs_on_a_public_encoder(tiny_corpus, tmp_path):
     with torch.no_grad():
         a, b = routed(wav, wav_lens), folded(wav, wav_lens)
     assert ((a.logits[-1] - b.logits[-1]).abs() * a.mask.unsqueeze(-1)).max() <= 1e-5
+
+
+# Hidden-unit masks over SummaryMixing's local and summary units (route_units, category "mixer")
+
+
+def summary_mixing(nhead=4, mode="SummaryMixing", seed=0) -> torch.nn.ModuleDict:
+    """A SummaryMixing with hidden layers of unequal sizes and random biases, in a holder."""
+    from efficient_ssl.nnet.summary_mixing import SummaryMixing
+
+    torch.manual_seed(seed)
+    layer = SummaryMixing(16, nhead, local_proj_hid_dim=[32, 16], summary_hid_dim=[24], mode=mode, dropout=0.1)
+    with torch.no_grad():
+        for name, p in layer.named_parameters():
+            if name.endswith("bias"):
+                p.normal_()
+    return torch.nn.ModuleDict({"mixer": layer})
+
+
+def test_summary_mixing_units_keep_as_many_units_in_every_head():
+    holder = summary_mixing(nhead=4)
+    routed = router.route_units(holder, "mixer", kept=0.5, score_init="kaiming")
+    assert list(routed) == ["mixer"] and list(router.routers(holder)) == ["mixer"]
+    mask = routed["mixer"].mask()  # (H, [32 local ; 24 summary] / H)
+    assert mask.shape == (4, 14)
+    assert mask[:, :8].sum(dim=1).tolist() == [4.0] * 4 and mask[:, 8:].sum(dim=1).tolist() == [3.0] * 4
+    assert router.sparsity(holder)["kept"] == 4 * (4 + 3)
+    lite = router.route_units(summary_mixing(mode="SummaryMixing-lite"), "mixer", kept={"mixer": 0.25})
+    assert lite["mixer"].mask().sum(dim=1).tolist() == [2.0] * 4  # summary units only: 6 per head
+    with pytest.raises(ValueError, match="not the -fast mode"):  # its first layer's outputs feed LayerNorms
+        router.route_units(summary_mixing(mode="SummaryMixing-fast"), "mixer")
+    with pytest.raises(ValueError, match="'conv'"):
+        router.route_units(holder, ["ffn", "conv"])
+    with pytest.raises(ValueError, match="has a unit mask already"):
+        router.route_units(holder, "mixer")
+
+
+@pytest.mark.parametrize("mode", ["SummaryMixing", "SummaryMixing-lite"])
+@pytest.mark.parametrize("nhead", [1, 4])
+@pytest.mark.parametrize("chunk", [0, 3])
+def test_fold_summary_mixing_units_equals_the_masked_layer(mode, nhead, chunk):
+    from efficient_ssl.nnet.summary_mixing import chunk_context_mask
+
+    holder = summary_mixing(nhead, mode).eval()
+    router.route_units(holder, "mixer", kept=0.4, score_init="kaiming")
+    layer = holder["mixer"]
+    x = torch.randn(3, 10, 16)
+    mask = torch.tensor([[True] * 10, [True] * 6 + [False] * 4, [True] * 2 + [False] * 8])
+    context = chunk_context_mask(10, chunk) if chunk else None
+    params = sum(p.numel() for n, p in holder.named_parameters() if not n.endswith("scores"))
+    with torch.no_grad():
+        masked = layer(x, mask, context)
+        router.fold(holder)
+        folded = layer(x, mask, context)
+    assert layer.hidden_mask is None and not router.routers(holder)
+    assert (folded - masked)[mask].abs().max() <= 1e-5
+    assert sum(p.numel() for p in holder.parameters()) < params
+    local = 0 if mode == "SummaryMixing-lite" else router.kept_count(0.4, 32 // nhead)
+    summary = router.kept_count(0.4, 24 // nhead)
+    assert tuple(layer.first.weight.shape) == (nhead, 16 // nhead, local + summary) and layer.local_split == local
+    assert layer.summary_layers[0].weight.shape[1] == summary
+
+
+@pytest.mark.parametrize("ste", ["ste", "sigmoid"])
+def test_summary_mixing_unit_scores_get_gradients_not_frozen_weights(ste):
+    torch.manual_seed(0)
+    encoder = PretrainedEncoder("mel_cnn", {"num_layers": 2, "d_model": 16, "nhead": 2, "d_ffn": 32, "kernel_size": 3,
+                                            "dropout": 0.1}, frontend_kwargs={"channels": 16})
+    model = CTCModel(encoder, vocab_size=6, routing="structured", kept=0.5, route_select=["ffn", "mixer"],
+                     route_ste=ste).train()  # SummaryMixing recomputed in the backward pass, with dropout
+    assert encoder.context.layers[0].mixer.recompute
+    assert {"encoder.context.layers.0.mixer", "encoder.context.layers.0.ffn_in"} <= set(router.routers(model))
+    model(*batch()).logits[-1].square().mean().backward()
+    scores = router.score_parameters(model)
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in scores)
+    score_ids = {id(p) for p in scores}
+    frozen = [(n, p) for n, p in model.encoder.named_parameters() if id(p) not in score_ids]
+    assert frozen and all(not p.requires_grad and p.grad is None for _, p in frozen)
+
+
+def test_structured_routing_masks_summary_mixing_units_only_when_selected(tmp_path):
+    default = CTCModel(small_encoder(), vocab_size=6, routing="structured", kept=0.5)  # "all": feed-forward only
+    assert all(".ffn" in name for name in router.routers(default))
+    model = CTCModel(small_encoder(), vocab_size=6, routing="structured", kept=0.5, score_init="kaiming",
+                     route_select=["ffn", "mixer"]).eval()
+    assert sum(name.endswith(".mixer") for name in router.routers(model)) == 2
+    model.save(tmp_path / "model")
+    loaded = load_ctc_model(tmp_path / "model")  # rebuilt from the config, folded
+    assert not router.routers(loaded)
+    assert loaded.encoder.context.layers[0].mixer.first.weight.shape[-1] == 8  # 16 of 32 units (2 heads)
+    with torch.no_grad():
+        assert (loaded(*batch()).logits[-1] - model(*batch()).logits[-1]).abs().max() <= 1e-5
+    fresh = CTCModel(small_encoder(seed=3), vocab_size=6, routing="structured", kept=0.5, route_select=["ffn", "mixer"])
+    router.load_masks(fresh, router.pack_masks(model))
+    for name, r in router.routers(model).items():
+        assert torch.equal(router.routers(fresh)[name].mask(), r.mask()), name
+
+
+def test_folded_summary_mixing_units_stream_like_the_full_forward():
+    torch.manual_seed(0)
+    encoder = ContextEncoder(2, 16, 4, 32, kernel_size=3, chunk_size=4, causal=True, dropout=0.0).eval()
+    router.route_units(encoder, kept=0.5, score_init="kaiming")
+    x = torch.randn(2, 12, 16)
+    with torch.no_grad():
+        masked = encoder(x)[0]  # chunked context of 4 frames
+        router.fold(encoder)
+        full = encoder(x)[0]
+        outs, state = [], None
+        for start in range(0, 12, 4):
+            out, state = encoder.forward_chunk(x[:, start:start + 4], state)
+            outs.append(out)
+    assert (full - masked).abs().max() <= 1e-5
+    assert (torch.cat(outs, dim=1) - full).abs().max() <= 1e-5
+    total, count = state[0]["mixer"]
+    assert total.shape == (2, 16) and count.shape == (2, 1)  # the summary keeps its size

@@ -51,8 +51,8 @@ BUDGETS = {
         "probe_tasks": ["emotion"], "deploy_utterances": 5,
     },
     "quick": {
-        "corpus_size": "small", "pretrain_steps": 100, "sustainable_steps": 300, "distill_steps": 100,
-        "finetune_epochs": 3, "seeds": [1234], "probe_seeds": 1, "router_epochs": 3, "streaming_epochs": 3,
+        "corpus_size": "small", "pretrain_steps": 100, "sustainable_steps": 100, "distill_steps": 100,
+        "finetune_epochs": 2, "seeds": [1234], "probe_seeds": 1, "router_epochs": 1, "streaming_epochs": 2,
         "benchmark": ["--seconds", "5", "20", "--repeats", "2"], "cost_table": ["--tiny"],
         "strategies": ["baseline", "scratch", "conv:3", "layer_removal", "early_exit"],
         "probe_tasks": ["librispeech_asr", "emotion"], "deploy_utterances": 50,
@@ -62,8 +62,8 @@ BUDGETS = {
         "finetune_epochs": 6, "seeds": [1234, 1235, 1236], "probe_seeds": 3, "router_epochs": 6,
         "streaming_epochs": 15, "benchmark": ["--seconds", "5", "10", "20", "30", "60", "--checkpointing"],
         "cost_table": ["--seconds", "8"],
-        "strategies": ["baseline", "scratch", "conv:3", "conv:3+up", "signal:3", "avgpool:3", "conv:2",
-                       "conv:4", "conv:4+up", "layer_removal", "early_exit"],
+        "strategies": ["baseline", "scratch", "conv:3", "conv:3+up", "conv:3@waveform", "signal:3", "avgpool:3",
+                       "conv:2", "conv:4", "conv:4+up", "layer_removal", "early_exit"],
         "probe_tasks": ["librispeech_asr", "emotion", "speaker_verification", "intent", "cv_cy_asr"],
         "deploy_utterances": 100,
     },
@@ -114,7 +114,7 @@ def build_stages(output: Path, data: Path, budget: dict) -> list[Stage]:
             PY, tool("compare_strategies"), "--output", str(out / "strategies"), "--data_folder", str(librispeech),
             "--pretrained", str(sm), "--strategies", *budget["strategies"], "--seeds", *map(str, seeds),
             "--encoder", f"distilled={student}", "--encoder", f"sustainable={sustainable} --upsampling=2",
-            "--", f"--number_of_epochs={epochs}",
+            "--jobs", "2", "--", f"--number_of_epochs={epochs}",
         ], out / "strategies", "strategies.json", after=("corpus", "pretrain_sm", "distill", "pretrain_sustainable")),
         Stage("router", [
             PY, tool("router_table"), "--output", str(out / "router"), "--data_folder", str(librispeech),
@@ -137,6 +137,7 @@ def build_stages(output: Path, data: Path, budget: dict) -> list[Stage]:
         Stage("cost_table", [PY, tool("cost_table"), "--output", str(out / "cost_table"), *budget["cost_table"]],
               out / "cost_table", "cost_table.json"),
         train("streaming", "LibriSpeech/finetune", "scratch_mini.yaml", "--chunk_size=16", "--causal_conv=True",
+              "--frontend_normalisation=global",
               "--dynamic_chunks=[0, 8, 16, 32]", f"--number_of_epochs={budget['streaming_epochs']}"),
         Stage("deploy", [
             PY, tool("deploy_table"), "--model", str(out / "streaming" / "model"), "--output", str(out / "deploy"),

@@ -22,7 +22,8 @@ plus the CTC head; pruning: the folded fp32 model).
 
 Benchmarks (``router_bench.json``, one process, same model and batch): a routing training step
 against a weight fine-tuning step, folded against masked forward, the packed mask against the
-fp32 encoder, and the encoder's CPU time with half of its feed-forward hidden units folded away.
+fp32 encoder, and the encoder's CPU time and MACs with half of its feed-forward hidden units folded
+away, and with half of its feed-forward and SummaryMixing hidden units folded away.
 
 Writes DIR/router.json (records {"mode", "kept", "from", "wer", "cer", "macs_per_audio_s",
 "cpu_rtf", "bytes", ...}), DIR/router_bench.json, DIR/router.md and DIR/router.png (CER
@@ -65,7 +66,7 @@ import torch
 from compare_strategies import measure_models, pretrain, run_all, test_batches
 
 from efficient_ssl.data import make_dataset
-from efficient_ssl.efficiency import Timer
+from efficient_ssl.efficiency import Timer, count_flops
 from efficient_ssl.models import CTCModel, load_ctc_model, load_pretrained_encoder, load_routing_task
 from efficient_ssl.nnet import router
 from plotting import pyplot
@@ -157,7 +158,10 @@ def step_times(pretrained: Path, batch, steps: int, kept: float) -> dict:
 
 
 def forward_checks(pretrained: Path, batches, kept: float, repeats: int) -> dict:
-    """Folded against masked forward, packed mask size, and structured 50% FFN encoder time."""
+    """Folded against masked forward, packed mask size, and the encoder's time and MACs with 50% of
+    its hidden units folded away: of the feed-forward blocks (``ffn_half``), and of the
+    feed-forward blocks and SummaryMixing layers (``all_half``; the same as ``ffn_half`` for an
+    attention encoder), timed side by side with the full one."""
     encoder = load_pretrained_encoder(pretrained).eval()
     routed = copy.deepcopy(encoder)
     router.route_encoder(routed, kept=kept, score_init="kaiming")
@@ -171,15 +175,22 @@ def forward_checks(pretrained: Path, batches, kept: float, repeats: int) -> dict
     pruned = copy.deepcopy(encoder)
     router.route_ffn_units(pruned, kept=0.5, score_init="magnitude")
     router.fold(pruned)
-    times = {"full": [], "ffn_half": []}
+    pruned_all = copy.deepcopy(encoder)
+    router.route_units(pruned_all, "all", kept=0.5, score_init="magnitude")
+    router.fold(pruned_all)
+    models = (("full", encoder), ("ffn_half", pruned), ("all_half", pruned_all))
+    times = {key: [] for key, _ in models}
+    macs = {}
     with torch.no_grad():
+        for key, model in models:
+            macs[key] = count_flops(lambda model=model: [model(w, lens) for w, lens in batches]) // 2
         for _ in range(repeats + 1):
-            for key, model in (("full", encoder), ("ffn_half", pruned)):
+            for key, model in models:
                 with Timer("cpu") as timer:
                     for w, lens in batches:
                         model(w, lens)
                 times[key].append(timer.seconds)
-    full, half = statistics.median(times["full"][1:]), statistics.median(times["ffn_half"][1:])
+    full, half, all_half = (statistics.median(times[key][1:]) for key, _ in models)
     encoder_bytes = router.tensor_bytes(encoder)
     return {
         "fold_max_abs_diff": diff,
@@ -189,6 +200,11 @@ def forward_checks(pretrained: Path, batches, kept: float, repeats: int) -> dict
         "encoder_s_full": full,
         "encoder_s_ffn_half": half,
         "structured_time_ratio": half / full,
+        "encoder_s_all_half": all_half,
+        "structured_all_time_ratio": all_half / full,
+        "encoder_macs_full": macs["full"],
+        "encoder_macs_ffn_half": macs["ffn_half"],
+        "encoder_macs_all_half": macs["all_half"],
     }
 
 
@@ -401,7 +417,7 @@ def parse_args(argv):
     parser.add_argument("--languages", nargs="*", default=CV_LANGUAGES, help="--multilingual: the languages")
     parser.add_argument("--pretrain_steps", type=int, default=100,
                         help="--multilingual without --pretrained: pretraining steps of the shared encoder")
-    parser.add_argument("--jobs", type=int, default=2, help="--multilingual: fine-tuning runs at a time")
+    parser.add_argument("--jobs", type=int, default=2, help="fine-tuning runs at a time (one thread each by default)")
     parser.add_argument("--pretrained", type=Path, help="a pretraining save folder (default: pretrain one)")
     parser.add_argument("--pretrain_overrides", nargs="*", default=[], help="e.g. --total_steps=600")
     parser.add_argument("--epochs", type=int, help="fine-tuning epochs of every run (default 2; 3 with --multilingual)")
@@ -433,10 +449,10 @@ def main(argv: Sequence[str] | None = None) -> list[dict]:
     specs = run_specs(args)
     encoders = {"pretrained": Path(pretrained), "finetuned": args.output / "finetuned_encoder"}
     runs = commands(args, specs, encoders)
-    run_all(runs[:1 + len(args.kept_router)], 1, args.threads)  # weights (+ routing) first
+    run_all(runs[:1 + len(args.kept_router)], args.jobs, args.threads)  # weights (+ routing) first
     if not (encoders["finetuned"] / "encoder.ckpt").is_file():
         load_ctc_model(runs[0][2] / "model").encoder.save(encoders["finetuned"])
-    run_all(runs, 1, args.threads)
+    run_all(runs, args.jobs, args.threads)  # the pruning runs start from the fine-tuned encoder
 
     first = runs[0][2]
     batches, audio_s = test_batches(first / "save" / "test-clean.csv", args.data_folder, args.batch_size)

@@ -109,7 +109,9 @@ class CTCModel(nn.Module):
     kept : float
         Routing: fraction of each routed weight (or block's hidden units) kept.
     route_select : str or list of str
-        Routing: ``"all"``, ``"ffn"`` or categories (see ``efficient_ssl.nnet.router``).
+        Routing: ``"all"``, ``"ffn"`` or categories (see ``efficient_ssl.nnet.router``). With
+        ``"structured"``: ``"all"`` / ``"ffn"`` mask the feed-forward hidden units,
+        ``["ffn", "mixer"]`` SummaryMixing's local and summary hidden units too.
     score_init : str
         Routing: ``"kaiming"``, ``"magnitude"``, ``"magnitude_rank"`` or ``"magnitude_scale"``.
     route_ste : str

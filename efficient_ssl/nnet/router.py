@@ -16,9 +16,11 @@ What a routed encoder can hold:
   units ranked by the norm of their scores. A parametrization reaches every weight of the
   project's encoders the same way, including those read directly in a forward (the MHSA
   ``in_proj_weight``, SummaryMixing's block-diagonal weights and sliced combiner).
-- :class:`MaskedUnits` (beyond the paper): one score per hidden unit of a feed-forward block,
-  applied after the activation. :func:`fold` turns it into SMALLER dense layers (the kept rows
-  of the first linear, the kept columns of the second), so pruning gives a real speed-up.
+- :class:`MaskedUnits` (beyond the paper): one score per hidden unit, applied after the
+  activation, in a feed-forward block (category ``ffn``) or over SummaryMixing's local and summary
+  hidden units (category ``mixer``: the outputs of its fused first layer, the same number kept in
+  every head). :func:`fold` turns it into SMALLER dense layers (the kept rows of the first linear,
+  the kept columns of the next), so pruning gives a real speed-up (:func:`route_units`).
 
 :func:`route_encoder` converts any project encoder (a ``PretrainedEncoder`` or a bare
 ``ContextEncoder``: Conformer, Branchformer, Transformer layers; SummaryMixing or MHSA mixers) in
@@ -33,7 +35,7 @@ module's pointwise linears / transformers' ``pointwise_conv1`` / ``pointwise_con
 (the Branchformer merge), ``proj`` (the projection after the frontend: ``input_proj``, or
 transformers' ``feature_projection.projection``). Never routed: the frontend (CNN), the
 depthwise / positional convolutions (and WavLM's relative-position gate), norms, biases and the
-heads. Hidden-unit masks (``route_ffn_units``, :func:`fold`) take transformers' feed-forward
+heads. Hidden-unit masks (:func:`route_units`, :func:`fold`) take transformers' feed-forward
 blocks too.
 
 Storage (paper 4's multilingual setting: one frozen shared encoder, one mask + head per task):
@@ -67,6 +69,7 @@ from efficient_ssl.nnet.transformer import FeedForward
 
 CATEGORIES = ("mixer", "ffn", "conv", "merge", "proj")
 SELECTIONS = {"all": CATEGORIES, "ffn": ("ffn",)}
+UNIT_CATEGORIES = ("ffn", "mixer")  # hidden units that fold: feed-forward blocks, SummaryMixing's f and s
 SCORE_INITS = ("kaiming", "magnitude", "magnitude_rank", "magnitude_scale")
 STRUCTURES = ("unstructured", "rows", "columns")
 STES = ("ste", "sigmoid")
@@ -101,8 +104,12 @@ class _StraightThroughTopK(torch.autograd.Function):
     """Binary mask of the ``k`` largest ``ranking`` values; the gradient passes unchanged."""
 
     @staticmethod
-    def forward(ctx, ranking: torch.Tensor, k: int) -> torch.Tensor:
-        """ranking: any shape. Returns a 0/1 tensor of its shape and dtype with exactly k ones."""
+    def forward(ctx, ranking: torch.Tensor, k: int, per_row: bool) -> torch.Tensor:
+        """ranking: any shape. Returns a 0/1 tensor of its shape and dtype with exactly k ones
+        (per_row: k ones in every row along the last dim)."""
+        if per_row:
+            ranking = ranking.detach()
+            return torch.zeros_like(ranking).scatter_(-1, ranking.topk(k, dim=-1, sorted=False).indices, 1.0)
         flat = ranking.detach().flatten()
         mask = torch.zeros_like(flat)
         mask[flat.topk(k, sorted=False).indices] = 1.0
@@ -110,10 +117,10 @@ class _StraightThroughTopK(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        return grad, None
+        return grad, None, None
 
 
-def topk_mask(scores: torch.Tensor, k: int, ste: str = "ste") -> torch.Tensor:
+def topk_mask(scores: torch.Tensor, k: int, ste: str = "ste", per_row: bool = False) -> torch.Tensor:
     """Binary mask keeping ``k`` elements of ``scores``, with a straight-through gradient.
 
     Arguments
@@ -125,6 +132,9 @@ def topk_mask(scores: torch.Tensor, k: int, ste: str = "ste") -> torch.Tensor:
     ste : str
         ``"ste"``: keep the largest ``|scores|``, gradient ``sign(scores)``;
         ``"sigmoid"``: keep the largest ``scores``, gradient ``sigmoid'(scores)``.
+    per_row : bool
+        False: ``k`` ones in the whole tensor; True: ``k`` ones in every row (last dim), with
+        1 <= k <= scores.shape[-1].
 
     Returns
     -------
@@ -135,9 +145,12 @@ def topk_mask(scores: torch.Tensor, k: int, ste: str = "ste") -> torch.Tensor:
     -------
     >>> topk_mask(torch.tensor([0.1, -3.0, 2.0, 0.5]), 2)
     tensor([0., 1., 1., 0.])
+    >>> topk_mask(torch.tensor([[0.1, -3.0, 2.0], [5.0, 0.2, 0.3]]), 1, per_row=True)
+    tensor([[0., 1., 0.],
+            [1., 0., 0.]])
     """
     ranking = torch.sigmoid(scores) if ste == "sigmoid" else scores.abs()
-    return _StraightThroughTopK.apply(ranking, k)
+    return _StraightThroughTopK.apply(ranking, k, per_row)
 
 
 def kept_count(kept: float, total: int) -> int:
@@ -264,55 +277,88 @@ class RoutedWeight(nn.Module):
 
 
 class MaskedUnits(nn.Module):
-    """An activation followed by a learned keep-mask over its hidden units (feed-forward blocks).
+    """An activation followed by a learned keep-mask over its hidden units.
 
-    Placed between the two linears of a :class:`FeedForward`, it zeroes the output of the pruned
-    hidden units, which is what removing the first linear's rows and the second one's columns
-    does: :func:`fold` removes them.
+    Placed between the two linears of a :class:`FeedForward` (scores (units,)), it zeroes the
+    output of the pruned hidden units, which is what removing the first linear's rows and the
+    second one's columns does: :func:`fold` removes them. In a ``SummaryMixing`` (its
+    ``hidden_mask``, activation ``nn.Identity``: the layer applies its own) the scores are
+    (heads, units) over the head-major outputs of its fused first layer, split in
+    ``segments`` (per head: the local then the summary hidden units): each segment keeps its
+    own fraction, the same number in every head, so that folding leaves block-diagonal
+    weights of one size per head.
 
     Arguments
     ---------
     activation : nn.Module
         The block's activation.
     scores : torch.Tensor
-        (units,) initial scores.
+        (units,) or (heads, units) initial scores.
     kept : float
-        Fraction of the units kept.
+        Fraction of the units kept (of each segment, in each head).
     ste : str
         ``"ste"`` or ``"sigmoid"`` (see :func:`topk_mask`).
+    segments : sequence of int, optional
+        Sizes of consecutive groups of units along the last dim, each with its own budget;
+        None: one group.
 
     Example
     -------
     >>> units = MaskedUnits(nn.ReLU(), torch.tensor([3.0, 0.1, 2.0, 0.2]), kept=0.5)
     >>> units(torch.ones(1, 4)).detach()
     tensor([[1., 0., 1., 0.]])
+    >>> heads = MaskedUnits(nn.Identity(), torch.tensor([[3.0, 0.1, 0.2, 2.0], [0.1, 3.0, 2.0, 0.2]]),
+    ...                     kept=0.5, segments=[2, 2])
+    >>> heads(torch.ones(2, 1, 4)).detach()  # (heads, frames, units): one unit of each segment per head
+    tensor([[[1., 0., 0., 1.]],
+    <BLANKLINE>
+            [[0., 1., 1., 0.]]])
     """
 
-    def __init__(self, activation: nn.Module, scores: torch.Tensor, kept: float, ste: str = "ste"):
+    def __init__(
+        self,
+        activation: nn.Module,
+        scores: torch.Tensor,
+        kept: float,
+        ste: str = "ste",
+        segments: Sequence[int] | None = None,
+    ):
         super().__init__()
         if ste not in STES:
             raise ValueError(f"router: unknown ste {ste!r}; use one of {STES}")
+        self.segments = [scores.shape[-1]] if segments is None else [int(size) for size in segments]
+        if sum(self.segments) != scores.shape[-1] or scores.dim() > 2:
+            raise ValueError(f"router: unit scores {tuple(scores.shape)} do not split in segments {self.segments}")
         self.activation = activation
         self.ste = ste
         self.scores = nn.Parameter(scores.detach().clone().float())
-        self.k = kept_count(kept, scores.numel())
+        self.k = [kept_count(kept, size) for size in self.segments]  # kept units per segment (and head)
 
     def mask(self) -> torch.Tensor:
-        """(units,) 0/1 mask, straight-through gradient to the scores."""
-        return topk_mask(self.scores, self.k, self.ste)
+        """0/1 mask of the scores' shape, straight-through gradient to the scores."""
+        parts = self.scores.split(self.segments, dim=-1)
+        return torch.cat([topk_mask(part, k, self.ste, per_row=True) for part, k in zip(parts, self.k)], dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Arguments: x (..., units). Returns activation(x) with the pruned units zeroed."""
-        return self.activation(x) * self.mask().to(x.dtype)
+        """Arguments: x (..., units), or (heads, N, units) for (heads, units) scores. Returns
+        activation(x) with the pruned units zeroed."""
+        mask = self.mask().to(x.dtype)
+        if mask.dim() == 2:
+            mask = mask.unsqueeze(1)  # (heads, 1, units)
+        return self.activation(x) * mask
 
     def set_mask(self, mask: torch.Tensor) -> None:
-        """Sets the scores so that :meth:`mask` gives exactly ``mask`` ((units,) 0/1 or bool)."""
-        mask = mask.to(self.scores.device, torch.bool)
-        if not mask.any():
+        """Sets the scores so that :meth:`mask` gives exactly ``mask`` (the scores' shape, 0/1 or
+        bool; every head keeps the same number of units of a segment)."""
+        mask = mask.to(self.scores.device, torch.bool).view_as(self.scores)
+        counts = [part.sum(dim=-1).flatten() for part in mask.split(self.segments, dim=-1)]
+        if any(int(c.min()) != int(c.max()) for c in counts):
+            raise ValueError("router: a unit mask must keep as many units in every head")
+        if any(int(c[0]) == 0 for c in counts):
             raise ValueError("router: a mask must keep at least one unit")
         with torch.no_grad():
             self.scores.copy_(mask.to(self.scores.dtype) + 1.0)
-        self.k = int(mask.sum())
+        self.k = [int(c[0]) for c in counts]
 
 
 @dataclass
@@ -489,26 +535,47 @@ def route_encoder(
     return routed
 
 
-def route_ffn_units(
+def _unit_categories(select: str | Iterable[str]) -> tuple[str, ...]:
+    chosen = UNIT_CATEGORIES if select == "all" else (select,) if isinstance(select, str) else tuple(select)
+    unknown = set(chosen) - set(UNIT_CATEGORIES)
+    if unknown:
+        raise ValueError(f"router: hidden-unit masks take 'all' or some of {UNIT_CATEGORIES}, not {sorted(unknown)}")
+    return chosen
+
+
+def route_units(
     encoder: nn.Module,
+    select: str | Iterable[str] = "all",
     kept: Kept = 0.5,
     score_init: str = "magnitude",
     ste: str = "ste",
     train_weights: bool = False,
 ) -> dict[str, MaskedUnits]:
-    """Puts a learned hidden-unit mask into every feed-forward block (:class:`FeedForward`, or
-    transformers' feed-forward of a public encoder: see :func:`ffn_parts`).
+    """Puts a learned hidden-unit mask (:class:`MaskedUnits`) into every selected block, in place;
+    :func:`fold` then removes the pruned units.
+
+    - ``ffn``: every feed-forward block (:class:`FeedForward`, or transformers' feed-forward of a
+      public encoder: see :func:`ffn_parts`), over its hidden units (after the activation).
+    - ``mixer``: every ``SummaryMixing`` over its local and summary hidden units (the activated
+      outputs of its fused first layer, its ``hidden_mask``). Each branch keeps ``kept`` of its
+      units in every head, the same number in each, so that folding leaves block-diagonal
+      weights with one size per head. Skipped: a layer whose first layer's outputs are not all
+      hidden units (mode ``"SummaryMixing-fast"``, or an empty hidden-size list), because those
+      feed a LayerNorm, which sees every feature: zeroing them does not fold into smaller layers.
+      Multi-head attention has no foldable hidden units.
 
     Arguments
     ---------
     encoder : nn.Module
         A project encoder.
+    select : str or iterable of str
+        ``"all"`` or some of ``UNIT_CATEGORIES`` (``"ffn"``, ``"mixer"``).
     kept : float or dict
         Fraction of each block's hidden units kept (a dict as in :func:`route_encoder`, over the
-        blocks' qualified names, category ``"ffn"``).
+        blocks' qualified names, category ``"ffn"`` or ``"mixer"``).
     score_init : str
         ``"kaiming"`` (uniform), or a magnitude init applied to each unit's importance
-        ``||row of the first linear|| * ||column of the second||``.
+        ``||its row of the first layer|| * ||its column of the next||``.
     ste : str
         ``"ste"`` or ``"sigmoid"``.
     train_weights : bool
@@ -523,31 +590,83 @@ def route_ffn_units(
     -------
     >>> from efficient_ssl.nnet.encoders import ContextEncoder
     >>> encoder = ContextEncoder(2, 8, 2, 16, layer_type="transformer")
-    >>> list(route_ffn_units(encoder, kept=0.5))
-    ['layers.0.ffn', 'layers.1.ffn']
+    >>> list(route_units(encoder, kept=0.5))
+    ['layers.0.mixer', 'layers.0.ffn', 'layers.1.mixer', 'layers.1.ffn']
+    >>> encoder.layers[0].mixer.hidden_mask.mask().sum(dim=-1)  # per head: 2 of 4 local + 2 of 4 summary
+    tensor([4., 4.], grad_fn=<SumBackward1>)
     """
+    categories = _unit_categories(select)
     if not train_weights:
         encoder.requires_grad_(False)
     masked = {}
     for name, block in list(encoder.named_modules()):
         parts = ffn_parts(block)
-        if parts is None:
+        if parts is not None and "ffn" in categories:
+            first, activation, second = (getattr(block, part) for part in parts)
+            if isinstance(activation, MaskedUnits):
+                raise ValueError(f"router: {name} has a unit mask already")
+            importance = first.weight.detach().norm(dim=1) * second.weight.detach().norm(dim=0)  # (units,)
+            units = _masked_units(name, "ffn", activation, importance, first.in_features, kept, score_init, ste)
+            setattr(block, parts[1], units)
+        elif isinstance(block, SummaryMixing) and "mixer" in categories:
+            layout = block.first_units()
+            weight = block.first.weight.detach()  # (H, d_model / H, first_out / H)
+            if sum(size for size, _ in layout.values()) != weight.shape[-1]:
+                continue  # outputs of `first` that feed a LayerNorm: nothing folds
+            if block.hidden_mask is not None:
+                raise ValueError(f"router: {name} has a unit mask already")
+            column = torch.cat([nxt.weight.detach().norm(dim=2) for _, nxt in layout.values()], dim=-1)  # (H, U)
+            importance = weight.norm(dim=1) * column  # (H, U): per head, [local units ; summary units]
+            units = _masked_units(name, "mixer", nn.Identity(), importance, weight.shape[1], kept, score_init, ste,
+                                  segments=[size for size, _ in layout.values()])
+            block.hidden_mask = units
+        else:
             continue
-        first, activation, second = (getattr(block, part) for part in parts)
-        if isinstance(activation, MaskedUnits):
-            raise ValueError(f"router: {name} has a unit mask already")
-        importance = first.weight.detach().norm(dim=1) * second.weight.detach().norm(dim=0)  # (units,)
-        scores = init_scores(importance, score_init, fan_in=first.in_features)
-        units = MaskedUnits(activation, scores.to(first.weight.device), _kept_for(name, "ffn", kept), ste)
-        setattr(block, parts[1], units)
         masked[name] = units
     if not masked:
-        raise ValueError(f"router: {type(encoder).__name__} has no feed-forward block")
+        raise ValueError(f"router: {type(encoder).__name__} has no hidden units to mask for select={select!r}: "
+                         "feed-forward blocks (ffn) or SummaryMixing with hidden layers (mixer; not the -fast mode)")
     return masked
 
 
+def _masked_units(
+    name: str,
+    category: str,
+    activation: nn.Module,
+    importance: torch.Tensor,
+    fan_in: int,
+    kept: Kept,
+    score_init: str,
+    ste: str,
+    segments: Sequence[int] | None = None,
+) -> MaskedUnits:
+    """The unit mask of one block, scores initialised from the units' ``importance``."""
+    scores = init_scores(importance, score_init, fan_in=fan_in).to(importance.device)
+    return MaskedUnits(activation, scores, _kept_for(name, category, kept), ste, segments)
+
+
+def route_ffn_units(
+    encoder: nn.Module,
+    kept: Kept = 0.5,
+    score_init: str = "magnitude",
+    ste: str = "ste",
+    train_weights: bool = False,
+) -> dict[str, MaskedUnits]:
+    """:func:`route_units` over the feed-forward blocks only (``select="ffn"``).
+
+    Example
+    -------
+    >>> from efficient_ssl.nnet.encoders import ContextEncoder
+    >>> encoder = ContextEncoder(2, 8, 2, 16, layer_type="transformer")
+    >>> list(route_ffn_units(encoder, kept=0.5))
+    ['layers.0.ffn', 'layers.1.ffn']
+    """
+    return route_units(encoder, "ffn", kept, score_init, ste, train_weights)
+
+
 def routers(model: nn.Module) -> dict[str, RoutedWeight | MaskedUnits]:
-    """Every router of ``model`` by name: ``<weight name>`` for weights, ``<block>`` for units."""
+    """Every router of ``model`` by name: ``<weight name>`` for weights, ``<block>`` for units (the
+    feed-forward block or the SummaryMixing layer)."""
     found = {}
     for name, module in model.named_modules():
         if isinstance(module, MaskedUnits):
@@ -586,9 +705,11 @@ def sparsity(model: nn.Module) -> dict:
 def fold(model: nn.Module) -> nn.Module:
     """Replaces every router of ``model`` by plain weights, in place (inference).
 
-    Routed weights become ``w * mask`` (a plain ``Parameter``); feed-forward unit masks become
-    smaller dense layers holding only the kept units. The result computes what the routed model
-    computes, with no mask work and, for unit masks, fewer MACs.
+    Routed weights become ``w * mask`` (a plain ``Parameter``); hidden-unit masks become smaller
+    dense layers holding only the kept units (a feed-forward block's first and second linears;
+    a SummaryMixing's first layer and the next layer of each masked branch, still block-diagonal:
+    every head keeps as many units). The result computes what the routed model computes, with no
+    mask work and, for unit masks, fewer MACs; SummaryMixing's streaming state keeps its shape.
 
     Example
     -------
@@ -599,6 +720,10 @@ def fold(model: nn.Module) -> nn.Module:
     >>> masked = encoder(x)[0]
     >>> torch.allclose(fold(encoder)(x)[0], masked, atol=1e-6), encoder.layers[0].ffn[1].out_features
     (True, 8)
+    >>> _ = route_units(encoder, "mixer", kept=0.5)
+    >>> masked = encoder(x)[0]
+    >>> torch.allclose(fold(encoder)(x)[0], masked, atol=1e-6), tuple(encoder.layers[0].mixer.first.weight.shape)
+    (True, (2, 4, 4))
     """
     for module in list(model.modules()):
         if parametrize.is_parametrized(module):
@@ -613,7 +738,38 @@ def fold(model: nn.Module) -> nn.Module:
             setattr(block, parts[0], _linear_subset(first, rows=keep))
             setattr(block, parts[2], _linear_subset(second, columns=keep))
             setattr(block, parts[1], units.activation)
+        elif isinstance(block, SummaryMixing) and isinstance(block.hidden_mask, MaskedUnits):
+            _fold_summary_mixing(block)
     return model
+
+
+def _fold_summary_mixing(mixer: SummaryMixing) -> None:
+    """Removes the units pruned by ``mixer.hidden_mask``: outputs of ``first``, inputs of the next
+    layer of each branch (per head), and the mask itself."""
+    keep = mixer.hidden_mask.mask().detach().bool()  # (H, first_out / H), as many per head
+    layout = mixer.first_units()
+    mixer.first = _parallel_subset(mixer.first, outputs=keep)
+    for (branch, (_, nxt)), part in zip(layout.items(), keep.split([size for size, _ in layout.values()], dim=-1)):
+        layers = mixer.local_layers if branch == "local" else mixer.summary_layers
+        layers[0] = _parallel_subset(nxt, inputs=part)
+        if branch == "local":
+            mixer.local_split = int(part[0].sum())
+    mixer.hidden_mask = None
+
+
+def _parallel_subset(layer: ParallelLinear, inputs=None, outputs=None) -> ParallelLinear:
+    """A new ParallelLinear with the selected inputs / outputs of every head ((H, units) bool
+    masks keeping as many units in every head)."""
+    weight, bias = layer.weight.detach(), layer.bias.detach()  # (H, in, out), (H, 1, out)
+    heads = weight.shape[0]
+    if outputs is not None:
+        weight = weight.transpose(1, 2)[outputs].view(heads, -1, weight.shape[1]).transpose(1, 2)  # (H, in, kept)
+        bias = bias[:, 0][outputs].view(heads, 1, -1)
+    if inputs is not None:
+        weight = weight[inputs].view(heads, -1, weight.shape[2])  # (H, kept, out)
+    new = ParallelLinear(heads * weight.shape[1], heads * weight.shape[2], heads)
+    new.weight, new.bias = nn.Parameter(weight.contiguous()), nn.Parameter(bias.contiguous())
+    return new
 
 
 def _linear_subset(layer: nn.Linear, rows=None, columns=None) -> nn.Linear:
@@ -703,12 +859,17 @@ def build_router(
     train_weights: bool = False,
 ) -> dict:
     """The routing of a recipe key: ``None`` (nothing), ``"unstructured"`` (the paper),
-    ``"rows"`` / ``"columns"`` (structured weights) or ``"structured"`` (feed-forward hidden units,
-    which :func:`fold` makes smaller). Returns the routers made."""
+    ``"rows"`` / ``"columns"`` (structured weights) or ``"structured"`` (hidden units, which
+    :func:`fold` makes smaller: see :func:`route_units`). Returns the routers made.
+
+    With ``"structured"``, ``select`` names the unit categories: ``"ffn"``, ``"mixer"``
+    (SummaryMixing's hidden units) or both (``["ffn", "mixer"]``). ``"all"`` keeps the meaning it
+    had before SummaryMixing units could be masked, the feed-forward units only, so that models and
+    task files saved with ``routing="structured"`` load unchanged."""
     if routing is None or routing == "none":
         return {}
     if routing == "structured":
-        return route_ffn_units(encoder, kept, score_init, ste, train_weights)
+        return route_units(encoder, "ffn" if select == "all" else select, kept, score_init, ste, train_weights)
     if routing in STRUCTURES:
         return route_encoder(encoder, select, kept, score_init, routing, ste, train_weights)
     raise ValueError(f"router: unknown routing {routing!r}; use null, structured or one of {STRUCTURES}")

@@ -290,6 +290,14 @@ class SummaryMixing(nn.Module):
     layer_norm : bool
         LayerNorm on the local branch and on the summary (the authors' ``use_layernorm``).
 
+    Attributes
+    ----------
+    hidden_mask : nn.Module or None
+        Applied to the activated outputs of the fused first layer, head-major (H, B*T,
+        first_out / H), in every path (training, recomputed, eval, ``forward_chunk``); None
+        (default) applies nothing. ``efficient_ssl.nnet.router`` puts its hidden-unit mask here
+        and folds it into smaller first / next layers (``first_units`` gives the unit layout).
+
     Example
     -------
     >>> layer = SummaryMixing(d_model=8, nhead=2)
@@ -360,6 +368,7 @@ class SummaryMixing(nn.Module):
             self.local_norm = nn.LayerNorm(self.local_out) if layer_norm else nn.Identity()
             self.combiner = nn.Linear(self.local_out + summary_out, d_model)
             nn.init.zeros_(self.combiner.bias)
+        self.hidden_mask: nn.Module | None = None
 
     def forward(
         self,
@@ -418,10 +427,38 @@ class SummaryMixing(nn.Module):
     def _branches(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Head-major local hidden features (H, B*T, L0/H) and summary features (H, B*T, S/H)."""
         hidden = self.act(self.first(to_heads(x, self.nhead)))  # (H, B*T, first_out / H)
+        if self.hidden_mask is not None:
+            hidden = self.hidden_mask(hidden)
         local, s = hidden.split([self.local_split, hidden.shape[-1] - self.local_split], dim=-1)
         for layer in self.summary_layers:
             s = self.act(layer(s))
         return local, s
+
+    def first_units(self) -> dict[str, tuple[int, nn.Module]]:
+        """Per head, the outputs of ``first`` that are hidden units: the branches whose first
+        layer another layer follows, by name (``"local"``, ``"summary"``), each with its number of
+        units per head and the layer reading them. The other outputs of ``first`` (mode
+        ``"SummaryMixing-fast"``, or an empty hidden-size list) are a branch's output, which its
+        LayerNorm normalises over every feature: not hidden units.
+
+        Returns
+        -------
+        dict
+            {branch: (units per head, next ParallelLinear)}, in the order of ``first``'s outputs.
+
+        Example
+        -------
+        >>> {k: n for k, (n, _) in SummaryMixing(d_model=8, nhead=2).first_units().items()}
+        {'local': 4, 'summary': 4}
+        >>> SummaryMixing(d_model=8, nhead=2, mode="SummaryMixing-fast").first_units()
+        {}
+        """
+        units = {}
+        if not self.lite and len(self.local_layers):
+            units["local"] = (self.local_split, self.local_layers[0])
+        if len(self.summary_layers):
+            units["summary"] = (self.first.weight.shape[-1] - self.local_split, self.summary_layers[0])
+        return units
 
     def forward_chunk(
         self, x: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None
