@@ -72,3 +72,39 @@ def test_a_stage_that_writes_no_done_file_fails(tmp_path):
     stage = Stage("lazy", [sys.executable, "-c", "pass"], tmp_path / "lazy", "done.txt")
     with pytest.raises(SystemExit, match="wrote no"):
         run_stages([stage], tmp_path, quiet=True)
+
+
+def timed(folder: Path, seconds: float, reads: Path | None = None) -> list[str]:
+    """A command that records its start and end times (and fails if ``reads`` is missing)."""
+    code = (
+        "import pathlib, time, sys\n"
+        f"folder = pathlib.Path({str(folder)!r})\n"
+        f"reads = {str(reads) if reads else ''!r}\n"
+        "if reads and not pathlib.Path(reads).is_file(): sys.exit(3)\n"
+        "start = time.time()\n"
+        f"time.sleep({seconds})\n"
+        "(folder / 'done.txt').write_text(f'{start} {time.time()}')\n"
+    )
+    return [sys.executable, "-c", code]
+
+
+def test_jobs_run_independent_stages_side_by_side_and_readers_after(tmp_path):
+    stages = [
+        Stage("a", timed(tmp_path / "a", 1.0), tmp_path / "a", "done.txt"),
+        Stage("b", timed(tmp_path / "b", 1.0), tmp_path / "b", "done.txt"),
+        Stage("c", timed(tmp_path / "c", 0.1, reads=tmp_path / "a" / "done.txt"), tmp_path / "c", "done.txt",
+              after=("a",)),
+    ]
+    assert run_stages(stages, tmp_path, quiet=True, jobs=2) == {"a": "ran", "b": "ran", "c": "ran"}
+    (a0, a1), (b0, b1), (c0, _) = ([float(t) for t in (tmp_path / n / "done.txt").read_text().split()] for n in "abc")
+    assert b0 < a1 and a0 < b1  # a and b overlapped
+    assert c0 >= a1  # c waited for what it reads
+    assert run_stages(stages, tmp_path, quiet=True, jobs=2) == {"a": "skipped", "b": "skipped", "c": "skipped"}
+
+
+def test_a_failing_stage_stops_the_others(tmp_path):
+    slow = Stage("slow", timed(tmp_path / "slow", 30.0), tmp_path / "slow", "done.txt")
+    broken = Stage("broken", [sys.executable, "-c", "import sys; sys.exit(2)"], tmp_path / "broken", "done.txt")
+    with pytest.raises(SystemExit, match="broken.*exit 2"):
+        run_stages([slow, broken], tmp_path, quiet=True, jobs=2)
+    assert not (tmp_path / "slow" / "done.txt").exists()

@@ -28,6 +28,7 @@ Usage:
     python tools/main_job.py [--output results/mini] [--data data/mini] [--budget quick|reproduce]
     python tools/main_job.py --list                 # the stages and whether each is done
     python tools/main_job.py --only probes report   # one stage (its inputs must be done)
+    python tools/main_job.py --jobs 1               # one stage at a time, on every core
 """
 
 from __future__ import annotations
@@ -157,6 +158,8 @@ def parse_args(argv: Sequence[str] | None):
     parser.add_argument("--budget", choices=list(BUDGETS), default="quick")
     parser.add_argument("--only", nargs="+", default=[], metavar="STAGE", help="run just these stages")
     parser.add_argument("--list", action="store_true", help="list the stages and their state, run nothing")
+    parser.add_argument("--jobs", type=int, default=2,
+                        help="stages at a time, one thread each (each starts once the stages it reads are done)")
     return parser.parse_args(argv)
 
 
@@ -167,8 +170,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
         for stage, state in zip(stages, plan(stages, args.output).values()):
             print(f"{stage.name:<22} {state:<8} {stage.folder}")
         return {}
-    print(f"main job ({args.budget} budget): {len(stages)} stages -> {args.output}", flush=True)
-    outcome = run_stages(stages, args.output, only=args.only)
+    print(f"main job ({args.budget} budget): {len(stages)} stages -> {args.output}, {args.jobs} at a time",
+          flush=True)
+    outcome = run_stages(stages, args.output, only=args.only, jobs=args.jobs)
     print(f"report: {args.output / 'REPORT.md'}")
     return outcome
 

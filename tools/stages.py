@@ -120,12 +120,16 @@ def _token(root: Path, name: str) -> str:
 
 
 def run_stages(
-    stages: Sequence[Stage], root: Path, only: Sequence[str] = (), quiet: bool = False
+    stages: Sequence[Stage], root: Path, only: Sequence[str] = (), quiet: bool = False, jobs: int = 1
 ) -> dict[str, str]:
-    """Runs ``stages`` in order (each after those it reads); returns {name: 'ran' | 'skipped'}.
+    """Runs ``stages`` (each after those it reads); returns {name: 'ran' | 'skipped'}.
 
     With ``only``, runs just those stages; the stages they read must have finished.
-    A failing stage stops the pipeline with a one-line error naming its log.
+    ``jobs`` > 1 runs up to that many stages at once, each as soon as the stages it reads have
+    finished (in list order among the ready ones), with ``OMP_NUM_THREADS`` = cores / jobs unless
+    it is set: on few cores, small models train faster side by side on one thread each than one
+    after the other on all of them. A failing stage stops the pipeline (the others running are
+    stopped; they resume on the next run) with a one-line error naming its log.
     """
     names = [s.name for s in stages]
     unknown = [name for name in only if name not in names]
@@ -137,53 +141,90 @@ def run_stages(
     for stage in reversed(stages):
         if stage.name in selected | needed:
             needed.update(stage.after)
-    upstream: dict[str, str] = {}  # name -> a token of what it produced
-    outcome = {}
-    for index, stage in enumerate(stages, 1):
-        if stage.name not in selected | needed:
-            continue
-        missing = [name for name in stage.after if name not in upstream]
+    pending = [stage for stage in stages if stage.name in selected | needed]
+    for index, stage in enumerate(pending):
+        missing = [name for name in stage.after if name not in {s.name for s in pending[:index]}]
         if missing:
             raise SystemExit(f"stage {stage.name!r} reads {missing}, which come after it or do not exist")
-        head = f"[{index:2d}/{len(stages)}] {stage.name:<24}"
-        state = status(stage, root, upstream)
-        if state == "done":
-            say(f"{head} done earlier ({_clock(_record(root, stage.name)['seconds'])}), skipped")
-            outcome[stage.name] = "skipped"
-        elif stage.name not in selected:
-            raise SystemExit(f"stage {stage.name!r} has not finished (or its inputs changed): run it first "
-                             f"(--only {stage.name})")
-        else:
-            if state == "stale" and stage.folder.exists():
-                say(f"{head} inputs changed: clearing {stage.folder}")
-                shutil.rmtree(stage.folder)
-            _run(stage, root, head, state, say, upstream, live=not quiet and sys.stdout.isatty())
-            outcome[stage.name] = "ran"
-        upstream[stage.name] = _token(root, stage.name)
+    env = dict(os.environ)
+    if jobs > 1:
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // jobs)))
+    upstream: dict[str, str] = {}  # name -> a token of what it produced
+    outcome: dict[str, str] = {}
+    running: list[_Running] = []
+    live = not quiet and sys.stdout.isatty() and jobs == 1
+    try:
+        while pending or running:
+            for stage in [s for s in pending if all(name in upstream for name in s.after)]:
+                if len(running) >= jobs:
+                    break
+                pending.remove(stage)
+                head = f"[{names.index(stage.name) + 1:2d}/{len(stages)}] {stage.name:<24}"
+                state = status(stage, root, upstream)
+                if state == "done":
+                    say(f"{head} done earlier ({_clock(_record(root, stage.name)['seconds'])}), skipped")
+                    outcome[stage.name] = "skipped"
+                    upstream[stage.name] = _token(root, stage.name)
+                    continue
+                if stage.name not in selected:
+                    raise SystemExit(f"stage {stage.name!r} has not finished (or its inputs changed): run it "
+                                     f"first (--only {stage.name})")
+                if state == "stale" and stage.folder.exists():
+                    say(f"{head} inputs changed: clearing {stage.folder}")
+                    shutil.rmtree(stage.folder)
+                running.append(_start(stage, root, head, state, say, upstream, env))
+            if not running:
+                continue
+            time.sleep(0.2 if jobs > 1 else 1.0)
+            for job in [job for job in running if job.process.poll() is not None]:
+                running.remove(job)
+                _finish(job, root, say)
+                outcome[job.stage.name] = "ran"
+                upstream[job.stage.name] = _token(root, job.stage.name)
+            if live and running:
+                job = running[0]
+                print(f"{job.head} running {_clock(time.time() - job.start)}", end="\r", flush=True)
+    finally:
+        for job in running:  # a failure elsewhere (or Ctrl-C): stop the rest, they resume next time
+            job.process.terminate()
+            job.process.wait()
+            job.log.close()
     return outcome
 
 
-def _run(stage: Stage, root: Path, head: str, state: str, say, upstream: dict, live: bool) -> None:
+@dataclass
+class _Running:
+    stage: Stage
+    process: subprocess.Popen
+    log: object
+    head: str
+    fingerprint: str
+    start: float
+
+
+def _start(stage: Stage, root: Path, head: str, state: str, say, upstream: dict, env: dict) -> _Running:
     current = fingerprint(stage, upstream)
     stage.folder.mkdir(parents=True, exist_ok=True)
     _write_record(root, stage.name, {"fingerprint": current, "cmd": stage.cmd, "finished": None})
     log_path = root / "stages" / f"{stage.name}.log"
     say(f"{head} {'resuming' if state == 'resume' else 'running'} (log: {log_path})")
-    start = time.time()
-    with open(log_path, "a", encoding="utf-8") as log:
-        log.write(f"\n$ {' '.join(stage.cmd)}\n")
-        log.flush()
-        process = subprocess.Popen(stage.cmd, stdout=log, stderr=subprocess.STDOUT)
-        while process.poll() is None:
-            time.sleep(1.0)
-            if live:
-                print(f"{head} running {_clock(time.time() - start)}", end="\r", flush=True)
-    seconds = time.time() - start
-    if process.returncode != 0:
-        raise SystemExit(f"stage {stage.name!r} failed (exit {process.returncode}) after {_clock(seconds)}; "
+    log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed in _finish)
+    log.write(f"\n$ {' '.join(stage.cmd)}\n")
+    log.flush()
+    process = subprocess.Popen(stage.cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    return _Running(stage, process, log, head, current, time.time())
+
+
+def _finish(job: _Running, root: Path, say) -> None:
+    job.log.close()
+    stage, seconds = job.stage, time.time() - job.start
+    log_path = root / "stages" / f"{stage.name}.log"
+    if job.process.returncode != 0:
+        raise SystemExit(f"stage {stage.name!r} failed (exit {job.process.returncode}) after {_clock(seconds)}; "
                          f"see {log_path}")
     if not (stage.folder / stage.done).is_file():
         raise SystemExit(f"stage {stage.name!r} exited 0 but wrote no {stage.folder / stage.done}; see {log_path}")
     finished = time.strftime("%Y-%m-%dT%H:%M:%S")
-    _write_record(root, stage.name, {"fingerprint": current, "cmd": stage.cmd, "finished": finished, "seconds": seconds})
-    say(f"{head} done in {_clock(seconds)}")
+    _write_record(root, stage.name, {"fingerprint": job.fingerprint, "cmd": stage.cmd, "finished": finished,
+                                      "seconds": seconds})
+    say(f"{job.head} done in {_clock(seconds)}")
