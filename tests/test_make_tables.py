@@ -139,3 +139,11 @@ def test_committed_examples(tmp_path):
     missing = [line for line in text.splitlines() if line.startswith("missing: run")]
     assert len(missing) == 2 and "run_probes.py" in missing[0] and "--output_folder=" in missing[1]
     assert "(paper ~0.1 vs large SSL)" in text and "★" in text
+
+
+def test_claims_between_runs_on_the_ctc_plateau_are_not_judged(results):
+    records = json.loads((results / "router" / "router.json").read_text())
+    records[0]["cer"], records[1]["cer"] = 100.0, 97.0  # both still emit (almost) only blanks
+    write(results / "router" / "router.json", records)
+    text = report(results)
+    assert "not judged (both still at the CTC blank plateau: train longer): masks at 10% sparsity CER 97.00" in text

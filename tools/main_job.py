@@ -49,14 +49,15 @@ BUDGETS = {
         "corpus_size": "tiny", "pretrain_steps": 3, "sustainable_steps": 3, "distill_steps": 3,
         "finetune_epochs": 1, "seeds": [1234], "probe_seeds": 1, "router_epochs": 1, "streaming_epochs": 1,
         "benchmark": ["--quick"], "cost_table": ["--tiny"], "strategies": ["baseline", "conv:3"],
-        "probe_tasks": ["emotion"], "deploy_utterances": 5,
+        "probe_tasks": ["emotion"], "deploy_utterances": 5, "repeats": 1,
     },
     "quick": {
-        "corpus_size": "small", "pretrain_steps": 100, "sustainable_steps": 100, "distill_steps": 100,
-        "finetune_epochs": 2, "seeds": [1234], "probe_seeds": 1, "router_epochs": 1, "streaming_epochs": 2,
+        "corpus_size": "small", "pretrain_steps": 50, "sustainable_steps": 50, "distill_steps": 50,
+        "finetune_epochs": 1, "seeds": [1234], "probe_seeds": 1, "router_epochs": 1, "streaming_epochs": 1,
         "benchmark": ["--seconds", "5", "20", "--repeats", "2"], "cost_table": ["--tiny"],
         "strategies": ["baseline", "scratch", "conv:3", "layer_removal", "early_exit"],
-        "probe_tasks": ["librispeech_asr", "emotion"], "deploy_utterances": 50,
+        "probe_tasks": ["librispeech_asr", "emotion"], "deploy_utterances": 50, "repeats": 1,
+        "prune_modes": ["magnitude_structured", "router_structured"], "probe_overrides": ["--number_of_epochs=3"],
     },
     "reproduce": {
         "corpus_size": "small", "pretrain_steps": 300, "sustainable_steps": 300, "distill_steps": 300,
@@ -66,7 +67,7 @@ BUDGETS = {
         "strategies": ["baseline", "scratch", "conv:3", "conv:3+up", "conv:3@waveform", "signal:3", "avgpool:3",
                        "conv:2", "conv:4", "conv:4+up", "layer_removal", "early_exit"],
         "probe_tasks": ["librispeech_asr", "emotion", "speaker_verification", "intent", "cv_cy_asr"],
-        "deploy_utterances": 100,
+        "deploy_utterances": 100, "repeats": 3,
     },
 }
 
@@ -115,17 +116,18 @@ def build_stages(output: Path, data: Path, budget: dict) -> list[Stage]:
             PY, tool("compare_strategies"), "--output", str(out / "strategies"), "--data_folder", str(librispeech),
             "--pretrained", str(sm), "--strategies", *budget["strategies"], "--seeds", *map(str, seeds),
             "--encoder", f"distilled={student}", "--encoder", f"sustainable={sustainable} --upsampling=2",
-            "--jobs", "2", "--", f"--number_of_epochs={epochs}",
+            "--jobs", "2", "--repeats", str(budget["repeats"]), "--", f"--number_of_epochs={epochs}",
         ], out / "strategies", "strategies.json", after=("corpus", "pretrain_sm", "distill", "pretrain_sustainable")),
         Stage("router", [
             PY, tool("router_table"), "--output", str(out / "router"), "--data_folder", str(librispeech),
             "--pretrained", str(sm), "--epochs", str(budget["router_epochs"]), "--seed", str(seeds[0]),
+            "--repeats", str(budget["repeats"]), *(["--prune_modes", *budget["prune_modes"]] if "prune_modes" in budget else []),
         ], out / "router", "router.json", after=("corpus", "pretrain_sm")),
         Stage("probes", [
             PY, tool("run_probes"), "--output", str(out / "probes"), "--data", str(data.resolve()),
             "--encoder", f"summarymixing={sm}", "--encoder", f"mhsa={mhsa}", "--encoder", f"sustainable={sustainable}",
             "--encoder", f"distilled={student}", "--random-control", "--seeds", str(budget["probe_seeds"]),
-            "--tasks", *budget["probe_tasks"],
+            "--tasks", *budget["probe_tasks"], *(f"--override={o}" for o in budget.get("probe_overrides", [])),
         ], out / "probes", "probes.csv",
             after=("corpus", "pretrain_sm", "pretrain_mhsa", "pretrain_sustainable", "distill")),
         Stage("distill_report", [

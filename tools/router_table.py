@@ -76,6 +76,9 @@ FINETUNE = ROOT / "recipes" / "LibriSpeech" / "finetune"
 CV_FINETUNE = ROOT / "recipes" / "CommonVoice" / "finetune"
 CV_PRETRAIN = ROOT / "recipes" / "CommonVoice" / "pretrain"
 CV_LANGUAGES = ["cy", "de", "en", "es", "eu", "fr"]
+# pruning of the fine-tuned encoder: (mode, routing, score init); magnitude modes keep their init (lr_scores 0)
+PRUNE_MODES = (("magnitude", "unstructured", "magnitude_scale"), ("router", "unstructured", "magnitude_scale"),
+               ("magnitude_structured", "structured", "magnitude"), ("router_structured", "structured", "magnitude"))
 TARGETS = {"step_time_ratio": 1.5, "fold_max_abs_diff": 1e-5, "packed_mask_fraction": 1 / 30,
            "structured_time_ratio": 0.7, "structured_cer_delta": 3.0}
 
@@ -89,10 +92,9 @@ def run_specs(args) -> list[dict]:
                       "yaml": "route_mini.yaml",
                       "overrides": ["--routing=unstructured", f"--kept={kept}", "--score_init=kaiming"]})
     for kept in args.kept_prune:
-        for mode, routing, init in (("magnitude", "unstructured", "magnitude_scale"),
-                                    ("router", "unstructured", "magnitude_scale"),
-                                    ("magnitude_structured", "structured", "magnitude"),
-                                    ("router_structured", "structured", "magnitude")):
+        for mode, routing, init in PRUNE_MODES:
+            if mode not in args.prune_modes:
+                continue
             fixed = ["--lr_scores=0.0"] if mode.startswith("magnitude") else []
             specs.append({"key": f"prune_{mode}_{kept}", "mode": mode, "kept": kept, "from": "finetuned",
                           "yaml": "route_mini.yaml",
@@ -423,6 +425,8 @@ def parse_args(argv):
     parser.add_argument("--epochs", type=int, help="fine-tuning epochs of every run (default 2; 3 with --multilingual)")
     parser.add_argument("--kept_router", nargs="*", type=float, default=[0.9])
     parser.add_argument("--kept_prune", nargs="*", type=float, default=[0.5])
+    parser.add_argument("--prune_modes", nargs="*", default=[m for m, _, _ in PRUNE_MODES],
+                        choices=[m for m, _, _ in PRUNE_MODES], help="the pruning runs at each --kept_prune")
     parser.add_argument("--seed", type=int, default=1234)
     parser.add_argument("--threads", type=int, default=1, help="threads per run and for the measurements")
     parser.add_argument("--repeats", type=int, default=3, help="timed passes per model")

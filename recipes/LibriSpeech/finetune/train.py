@@ -2,7 +2,7 @@
 """CTC ASR on LibriSpeech (or the synthesised mini corpus in the same layout), on characters.
 
 Fine-tunes a pretrained encoder (``--pretrained_encoder=<pretraining save folder>``), its random
-control (``--random_init=True``) or trains one from scratch (the main job of ``make mini``),
+control (``--random_init=True``) or trains one from scratch (``make ctc``),
 with the faster-inference strategies of paper 5 as YAML keys (``downsampling``,
 ``upsampling``, ``keep_layers``, ``exit_layers``). Reports WER, CER and the inference cost on
 test-clean, writes ``results.json`` and exports ``model/`` for ``transcribe``.
