@@ -143,7 +143,7 @@ def test_committed_examples(tmp_path):
 
 def test_claims_between_runs_on_the_ctc_plateau_are_not_judged(results):
     records = json.loads((results / "router" / "router.json").read_text())
-    records[0]["cer"], records[1]["cer"] = 100.0, 97.0  # both still emit (almost) only blanks
+    records[0]["cer"], records[1]["cer"] = 100.0, 84.0  # weight fine-tuning still emits only blanks
     write(results / "router" / "router.json", records)
     text = report(results)
-    assert "not judged (both still at the CTC blank plateau: train longer): masks at 10% sparsity CER 97.00" in text
+    assert "not judged (a run is still at the CTC blank plateau: train longer): masks at 10% sparsity CER 84.00" in text

@@ -203,8 +203,8 @@ def render_router(path: Path, records: list[dict]) -> list[str]:
         weights = next((r for r in records if r["mode"] == "weights"), None)
         mask = next((r for r in records if r["mode"] == "router" and r.get("from", "pretrained") == "pretrained"), None)
         if weights and mask:
-            if min(weights["cer"], mask["cer"]) >= PLATEAU_CER:
-                verdict = "not judged (both still at the CTC blank plateau: train longer)"
+            if max(weights["cer"], mask["cer"]) >= PLATEAU_CER:  # who left the plateau first, not the method
+                verdict = "not judged (a run is still at the CTC blank plateau: train longer)"
             else:
                 verdict = "holds here" if mask["cer"] <= weights["cer"] else "does not hold here"
             lines += ["", f"{claim}: {verdict}: masks at {1 - mask['kept']:.0%} sparsity CER {mask['cer']:.2f} "
