@@ -260,5 +260,12 @@ def run_checked(cmd: list[str], cwd: Path, timeout: int = 600) -> subprocess.Com
     """Runs a recipe command (one thread per process); fails the test with its output's tail."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
+    if result.returncode != 0 and GLOO_TEARDOWN_ABORT in result.stderr:
+        # A rare race of gloo's threads at interpreter exit aborts a rank after its work is done
+        # (seen about once in 40 two-process runs); the recipe resumes, so run it once more.
+        result = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
     assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
     return result
+
+
+GLOO_TEARDOWN_ABORT = "terminate called without an active exception"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import atexit
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import speechbrain as sb
@@ -58,7 +59,22 @@ def ddp_init_group(run_opts: dict) -> None:
         )
     sb.utils.distributed.ddp_init_group(run_opts)
     if dist.is_available() and dist.is_initialized():
-        atexit.register(dist.destroy_process_group)
+        atexit.register(_shutdown_process_group)
+
+
+def _shutdown_process_group() -> None:
+    """At exit: every rank waits for the others (at most a minute with gloo), then the group is
+    destroyed, so no rank closes its connections while a peer's gloo thread still reads them."""
+    if not dist.is_initialized():
+        return
+    try:
+        if dist.get_backend() == "gloo":
+            dist.monitored_barrier(timeout=timedelta(seconds=60))
+        else:
+            dist.barrier()
+    except RuntimeError:  # a peer is gone: nothing left to wait for
+        pass
+    dist.destroy_process_group()
 
 
 def unwrap(module: nn.Module) -> nn.Module:
