@@ -147,3 +147,27 @@ def test_claims_between_runs_on_the_ctc_plateau_are_not_judged(results):
     write(results / "router" / "router.json", records)
     text = report(results)
     assert "not judged (a run is still at the CTC blank plateau: train longer): masks at 10% sparsity CER 84.00" in text
+
+
+def test_claims_are_judged_on_the_mean_and_spread_of_the_seeds(results):
+    records = json.loads((results / "seed_a" / "strategies.json").read_text())
+    records.append(strategy("scratch", 60.0, 100e6, 0.004, cer_per_seed=[58.0, 66.0]))  # 62 ± 5.66
+    write(results / "seed_a" / "strategies.json", records)
+    seed2 = json.loads((results / "router" / "router.json").read_text())
+    seed2[0]["cer"], seed2[1]["cer"] = 60.0, 67.0  # weights 70 / 60, masks 66 / 67: within the spread
+    write(results / "router_1235" / "router.json", seed2)
+    probes = results / "probes" / "probes.csv"
+    probes.parent.mkdir(parents=True)
+    probes.write_text("encoder,librispeech_asr (WER),emotion (accuracy),librispeech_asr (CER),librispeech_asr (std),"
+                      "emotion (std),librispeech_asr (CER std),cpu_min,wall_min\n"
+                      "distilled,90.00,45.00,60.00,1.00,2.00,1.50,1.0,1.0\n"
+                      "distilled (random init),100.00,40.00,80.00,0.00,4.00,2.00,1.0,1.0\n", encoding="utf-8")
+    text = report(results)
+    claims = text.split("## Mini-scale claims")[1].split("\n## ")[0]
+    assert ("| pretrained fine-tuning beats scratch (same epochs) by more than the seeds' spread | holds: 50.00 ± 1.41 "
+            "vs 62.00 ± 5.66, gap 12.00 > spread 5.66 |") in claims
+    assert "learned conv x3 (conv:3, MACs 0.33x)" in claims
+    assert "does not hold: 55.00 ± 1.41 vs 50.00 ± 1.41, +5.00 > +2.00" in claims
+    assert "(2 router.json) | holds: 66.50 ± 0.71 vs 65.00 ± 7.07, +1.50 <= spread 7.07 |" in claims
+    assert "distilled model beats its untrained control on the LibriSpeech ASR probe | holds: CER 60.00 ± 1.50" in claims
+    assert "emotion probe | holds: accuracy 45.00 ± 2.00 vs control 40.00 ± 4.00, gap 5.00 > spread 4.00" in claims

@@ -150,6 +150,27 @@ def test_dataio_prepare_from_hparams(wav_manifest):
         dataio_prepare({"data_folder": data_folder})
 
 
+def test_training_subsets_are_fixed_nested_and_batched_dynamically(wav_manifest):
+    """max_train_hours / max_train_utterances: the same subset for any seed, smaller caps inside larger."""
+    data_folder, manifest, durations = wav_manifest
+    hparams = {"data_folder": data_folder, "train_csv": manifest, "valid_csv": manifest, "seed": 1,
+               "dynamic_batching": True, "max_batch_length_s": 2.5, "num_buckets": 3}
+    total_h = sum(durations.values()) / 3600
+    half = dataio_prepare({**hparams, "max_train_hours": total_h / 2}, output_keys=["id", "duration"])
+    same = dataio_prepare({**hparams, "max_train_hours": total_h / 2, "seed": 2}, output_keys=["id", "duration"])
+    most = dataio_prepare({**hparams, "max_train_hours": total_h * 0.9, "max_valid_utterances": 2},
+                          output_keys=["id", "duration"])
+    ids = {name: set(d.data_ids) for name, d in (("half", half.train), ("same", same.train), ("most", most.train))}
+    assert 0 < len(ids["half"]) < len(ids["most"]) < len(durations)
+    assert ids["half"] == ids["same"] and ids["half"] < ids["most"]
+    assert sum(durations[i] for i in ids["half"]) <= total_h / 2 * 3600
+    assert len(most.valid) == 2 and len(half.valid) == len(durations)
+    batched = [i for batch in make_dataloader(half.train, **half.train_loader_kwargs) for i in batch.id]
+    assert sorted(batched) == sorted(ids["half"])  # the dynamic batches cover the subset, nothing else
+    two = dataio_prepare({**hparams, "max_train_utterances": 2})
+    assert len(two.train) == 2
+
+
 def test_loader_kwargs_work_with_brain_fit(wav_manifest, tmp_path):
     data_folder, manifest, _ = wav_manifest
 

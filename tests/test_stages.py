@@ -108,3 +108,19 @@ def test_a_failing_stage_stops_the_others(tmp_path):
     with pytest.raises(SystemExit, match="broken.*exit 2"):
         run_stages([slow, broken], tmp_path, quiet=True, jobs=2)
     assert not (tmp_path / "slow" / "done.txt").exists()
+
+
+def test_on_a_rerun_stages_start_in_list_order_after_the_finished_ones_are_skipped(tmp_path, capsys):
+    """With one slot, a re-run skips the finished stages first and then starts the earliest ready
+    one in list order, not a later stage that was ready sooner."""
+    def stages() -> list[Stage]:
+        return [
+            Stage("base", writer(tmp_path / "base", "a"), tmp_path / "base", "done.txt"),
+            Stage("late", writer(tmp_path / "late", "b"), tmp_path / "late", "done.txt", after=("base",)),
+            Stage("free", writer(tmp_path / "free", "c"), tmp_path / "free", "done.txt"),
+        ]
+    run_stages(stages()[:1], tmp_path)  # base finished earlier
+    capsys.readouterr()
+    assert run_stages(stages(), tmp_path, jobs=1) == {"base": "skipped", "late": "ran", "free": "ran"}
+    started = [line.split()[2] for line in capsys.readouterr().out.splitlines() if "running" in line]
+    assert started == ["late", "free"]

@@ -12,6 +12,7 @@ for when a stage is skipped, resumed or re-run):
     strategies           fine-tuning strategies of pretrain_sm (paper 5), the distilled student
                          and the sustainable model fine-tuned beside them
     router               S3-Router masks vs weight fine-tuning, and structured pruning (paper 4)
+    router_seed<N>       masks vs weights again for each further seed (reproduce budget)
     probes               MP3S probes of every encoder and its untrained control (paper 2)
     distill_report       teacher against student: parameters, MACs, CPU time, probe scores
     benchmark            SummaryMixing vs MHSA time and memory by utterance length (paper 1)
@@ -57,7 +58,10 @@ BUDGETS = {
         "benchmark": ["--seconds", "5", "20", "--repeats", "2"], "cost_table": ["--tiny"],
         "strategies": ["baseline", "scratch", "conv:3", "layer_removal", "early_exit"],
         "probe_tasks": ["librispeech_asr", "emotion"], "deploy_utterances": 50, "repeats": 1,
-        "prune_modes": ["magnitude_structured", "router_structured"], "probe_overrides": ["--number_of_epochs=3"],
+        "prune_modes": ["magnitude_structured", "router_structured"],
+        # Fine-tuning on half an hour of train-clean-100 (a fixed subset), validating on 100 utterances.
+        "finetune_overrides": ["--max_train_hours=0.5", "--max_valid_utterances=100"],
+        "probe_overrides": ["--number_of_epochs=3", "librispeech_asr:--max_train_utterances=250"],
     },
     "reproduce": {
         "corpus_size": "small", "pretrain_steps": 300, "sustainable_steps": 300, "distill_steps": 300,
@@ -117,12 +121,20 @@ def build_stages(output: Path, data: Path, budget: dict) -> list[Stage]:
             "--pretrained", str(sm), "--strategies", *budget["strategies"], "--seeds", *map(str, seeds),
             "--encoder", f"distilled={student}", "--encoder", f"sustainable={sustainable} --upsampling=2",
             "--jobs", "2", "--repeats", str(budget["repeats"]), "--", f"--number_of_epochs={epochs}",
+            *budget.get("finetune_overrides", []),
         ], out / "strategies", "strategies.json", after=("corpus", "pretrain_sm", "distill", "pretrain_sustainable")),
         Stage("router", [
             PY, tool("router_table"), "--output", str(out / "router"), "--data_folder", str(librispeech),
             "--pretrained", str(sm), "--epochs", str(budget["router_epochs"]), "--seed", str(seeds[0]),
             "--repeats", str(budget["repeats"]), *(["--prune_modes", *budget["prune_modes"]] if "prune_modes" in budget else []),
+            *(["--", *budget["finetune_overrides"]] if "finetune_overrides" in budget else []),
         ], out / "router", "router.json", after=("corpus", "pretrain_sm")),
+        *(Stage(f"router_seed{seed}", [  # masks against weights for the other seeds (no pruning)
+            PY, tool("router_table"), "--output", str(out / f"router_seed{seed}"), "--data_folder", str(librispeech),
+            "--pretrained", str(sm), "--epochs", str(budget["router_epochs"]), "--seed", str(seed),
+            "--repeats", str(budget["repeats"]), "--kept_prune",
+            *(["--", *budget["finetune_overrides"]] if "finetune_overrides" in budget else []),
+        ], out / f"router_seed{seed}", "router.json", after=("corpus", "pretrain_sm")) for seed in seeds[1:]),
         Stage("probes", [
             PY, tool("run_probes"), "--output", str(out / "probes"), "--data", str(data.resolve()),
             "--encoder", f"summarymixing={sm}", "--encoder", f"mhsa={mhsa}", "--encoder", f"sustainable={sustainable}",

@@ -137,7 +137,7 @@ def read_probes(path: Path) -> list[dict]:
 
 def render_probes(path: Path, rows: list[dict]) -> list[str]:
     """MP3S: rows = encoders, columns = tasks (``task (METRIC)`` columns of run_probes.py)."""
-    columns = [c for c in rows[0] if c.endswith(")") and not c.endswith(("(CER)", "(std)"))]
+    columns = [c for c in rows[0] if c.endswith(")") and not c.endswith(("(CER)", "std)"))]
     header = ["encoder"]
     for column in columns:
         task, metric = column[:-1].split(" (")
@@ -303,6 +303,151 @@ def render_training(files: list[tuple[str, dict]]) -> list[str]:
                      "params M", "trainable M"], rows) + ["", f"{len(files)} runs, {total:.1f} wall minutes in all."]
 
 
+# ----------------------------------------------------------------------- the mini-scale claims
+def _seed_stats(a: Sequence[float], b: Sequence[float]) -> tuple[str | None, tuple[float, float], tuple[float, float]]:
+    """(why not judged or None, (mean, std) of a, (mean, std) of b) for two lists of per-seed CERs."""
+    if min(len(a), len(b)) < 2:
+        means = " vs ".join(f"{statistics.fmean(v):.2f}" for v in (a, b))
+        return f"not judged: 1 seed (CER {means}; the spread needs 2 or more: make reproduce)", (0, 0), (0, 0)
+    sa, sb = ((statistics.fmean(v), statistics.stdev(v)) for v in (a, b))
+    if min(sa[0], sb[0]) >= PLATEAU_CER:
+        return f"not judged: both at the CTC blank plateau (CER >= {PLATEAU_CER:g}): train longer", sa, sb
+    return None, sa, sb
+
+
+def beats(better: Sequence[float], worse: Sequence[float]) -> str:
+    """Whether the per-seed CERs ``better`` are lower than ``worse`` by more than the seeds' spread
+    (the larger of the two standard deviations).
+
+    Example
+    -------
+    >>> beats([40.0, 42.0], [60.0, 64.0])
+    'holds: 41.00 ± 1.41 vs 62.00 ± 2.83, gap 21.00 > spread 2.83'
+    >>> beats([40.0], [60.0])
+    'not judged: 1 seed (CER 40.00 vs 60.00; the spread needs 2 or more: make reproduce)'
+    >>> beats([98.0, 99.0], [99.0, 100.0])
+    'not judged: both at the CTC blank plateau (CER >= 95): train longer'
+    """
+    why, (mb, sb), (mw, sw) = _seed_stats(better, worse)
+    if why:
+        return why
+    gap, spread = mw - mb, max(sb, sw)
+    verdict, relation = ("holds", ">") if gap > spread else ("does not hold", "<=")
+    return f"{verdict}: {mb:.2f} ± {sb:.2f} vs {mw:.2f} ± {sw:.2f}, gap {gap:.2f} {relation} spread {spread:.2f}"
+
+
+def within(candidate: Sequence[float], reference: Sequence[float], allowance: float | None = None) -> str:
+    """Whether the per-seed CERs ``candidate`` are at most ``allowance`` above ``reference`` on the
+    mean (None: the seeds' spread, the larger standard deviation), or lower.
+
+    Example
+    -------
+    >>> within([52.0, 54.0], [50.0, 51.0], allowance=2.0)
+    'does not hold: 53.00 ± 1.41 vs 50.50 ± 0.71, +2.50 > +2.00'
+    >>> within([52.0, 53.0], [50.0, 54.0])
+    'holds: 52.50 ± 0.71 vs 52.00 ± 2.83, +0.50 <= spread 2.83'
+    """
+    why, (mc, sc), (mr, sr) = _seed_stats(candidate, reference)
+    if why:
+        return why
+    limit = max(sc, sr) if allowance is None else allowance
+    delta = mc - mr
+    bound = f"spread {limit:.2f}" if allowance is None else f"{limit:+.2f}"
+    verdict = "holds" if delta <= limit else "does not hold"
+    return f"{verdict}: {mc:.2f} ± {sc:.2f} vs {mr:.2f} ± {sr:.2f}, {delta:+.2f} {'<=' if delta <= limit else '>'} {bound}"
+
+
+def per_seed(record: dict) -> list[float]:
+    return record.get("cer_per_seed") or [record["cer"]]
+
+
+def strategy_claims(strategies: list[dict]) -> list[list[str]]:
+    """Pretrained against scratch, and learned conv x3 against the baseline (paper 5)."""
+    by_spec = {r["spec"]: r for r in strategies}
+    base, scratch = by_spec.get("baseline"), by_spec.get("scratch")
+    rows = []
+    if base and scratch:
+        rows.append(["pretrained fine-tuning beats scratch (same epochs) by more than the seeds' spread",
+                     beats(per_seed(base), per_seed(scratch))])
+    for spec, r in by_spec.items():
+        if base and spec.partition("@")[0] == "conv:3":
+            verdict, macs = within(per_seed(r), per_seed(base), allowance=2.0), r.get("macs_ratio")
+            if macs is not None and macs > 0.40 and not verdict.startswith("not judged"):
+                verdict = f"does not hold: MACs {macs:.2f}x > 0.40x; CER {verdict.partition(': ')[2]}"
+            rows.append([f"learned conv x3 ({spec}, MACs {num(macs)}x) within +2.0 CER of the baseline at "
+                         "<= 0.40x the MACs", verdict])
+    return rows
+
+
+def router_claims(router_files: list[object]) -> list[list[str]]:
+    """Masks at 10% sparsity against weight fine-tuning (paper 4): one seed per router.json."""
+    cers = {"weights": [], "router": []}
+    for records in router_files:
+        for r in records:
+            pretrained = "language" not in r and r.get("from", "pretrained") == "pretrained"
+            if pretrained and (r["mode"] == "weights" or (r["mode"] == "router" and abs(r["kept"] - 0.9) < 1e-6)):
+                cers[r["mode"]].append(r["cer"])
+    if not all(cers.values()):
+        return []
+    return [["masks at 10% sparsity within the seeds' spread of weight fine-tuning, or better "
+             f"({len(cers['router'])} router.json)", within(cers["router"], cers["weights"])]]
+
+
+def probe_claims(rows: list[dict]) -> list[list[str]]:
+    """Each of the distilled student and the sustainable model against its untrained control, on
+    the LibriSpeech ASR probe (CER) and the emotion probe (accuracy): mean ± std from probes.csv."""
+    by_name = {row["encoder"]: row for row in rows}
+    claims = []
+    for name in ("distilled", "sustainable"):
+        model, control = by_name.get(name), by_name.get(f"{name} (random init)")
+        if not (model and control):
+            continue
+        for task, column, higher in (("LibriSpeech ASR probe", "librispeech_asr (CER)", False),
+                                     ("emotion probe", "emotion (accuracy)", True)):
+            if not model.get(column):
+                continue
+            std_column = column.replace("(CER)", "(CER std)").replace("(accuracy)", "(std)")
+            values = [(float(row[column]), float(row[std_column]) if row.get(std_column) else None)
+                      for row in (model, control)]
+            (m, sm), (c, sc) = values
+            gap = (m - c) if higher else (c - m)
+            metric = "accuracy" if higher else "CER"
+            if sm is None or sc is None:
+                verdict = f"not judged: 1 seed ({metric} {m:.2f} vs control {c:.2f}; make reproduce)"
+            else:
+                spread = max(sm, sc)
+                verdict = (f"{'holds' if gap > spread else 'does not hold'}: {metric} {m:.2f} ± {sm:.2f} vs control "
+                           f"{c:.2f} ± {sc:.2f}, gap {gap:.2f} {'>' if gap > spread else '<='} spread {spread:.2f}")
+            claims.append([f"the {name} model beats its untrained control on the {task}", verdict])
+    return claims
+
+
+def claims_lines(results: Path) -> list[str]:
+    """The mini-scale claims of the main job, each judged on the mean and spread of its seeds."""
+    rows = []
+    for _, data in records_of(results, "strategies.json"):
+        rows += strategy_claims(data)
+    rows += router_claims([data for _, data in records_of(results, "router.json")])
+    for _, data in records_of(results, "probes.csv"):
+        rows += probe_claims(data)
+    if not rows:
+        return ["No strategies, router or probe results here: the claims need them (commands below)."]
+    return ["Each claim on the mean ± standard deviation over its seeds; \"holds\" needs the gap to exceed the seeds' "
+            "spread (the larger of the two standard deviations). One seed, or both runs at the CTC blank plateau, "
+            "judges nothing.", "", *md_table(["claim", "verdict (ours)"], rows)]
+
+
+def records_of(results: Path, pattern: str) -> list[tuple[Path, object]]:
+    """(path, data) of every readable file of that name under results (an unreadable one is named in its section)."""
+    found = []
+    for path in sorted(p for p in results.rglob(pattern) if p.is_file()):
+        try:
+            found.append((path, load(path)))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 # ---------------------------------------------------------------------------------- registry
 @dataclass(frozen=True)
 class Section:
@@ -463,6 +608,11 @@ def build_report(results: Path, output: Path) -> str:
              "Built by `python tools/make_tables.py` from the files found under the results folder. Cells read "
              "\"ours (paper X)\" where PAPERS.md gives a published value (at the papers' full scale, on their data); "
              "`-` means the input does not hold that figure.", ""]
+    try:
+        claims = claims_lines(results)
+    except MALFORMED as error:
+        claims = [f"a strategies, router or probes file is not in its tool's format ({type(error).__name__}: {error})"]
+    lines += ["## Mini-scale claims", "", *claims, ""]
     points: list[Point] = []
     for section in SECTIONS:
         lines += [f"## {section.title}", "", *section_lines(section, results, here, points), ""]

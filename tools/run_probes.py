@@ -109,6 +109,26 @@ def run_folder(output: Path, encoder: Encoder, task: str, seed: int) -> Path:
     return output / "runs" / slug / task / str(seed)
 
 
+def task_overrides(overrides: list[str], task: str) -> list[str]:
+    """The overrides of one task: ``--key=value`` go to every task, ``TASK:--key=value`` to TASK only.
+
+    Example
+    -------
+    >>> task_overrides(["--number_of_epochs=2", "emotion:--lr_head=0.01", "librispeech_asr:--x=1"], "emotion")
+    ['--number_of_epochs=2', '--lr_head=0.01']
+    """
+    chosen = []
+    for override in overrides:
+        name, sep, rest = override.partition(":")
+        if not sep or name.startswith("-"):
+            chosen.append(override)
+        elif name not in TASKS:
+            raise ValueError(f"--override {override!r}: no task {name!r}; tasks: {', '.join(TASKS)}")
+        elif name == task:
+            chosen.append(rest)
+    return chosen
+
+
 def run_one(encoder: Encoder, task: str, seed: int, data: Path, output: Path, overrides: list[str]) -> dict:
     """Runs one recipe (unless already finished) and returns its result with its CPU time."""
     folder = run_folder(output, encoder, task, seed)
@@ -125,7 +145,7 @@ def run_one(encoder: Encoder, task: str, seed: int, data: Path, output: Path, ov
             f"--output_folder={folder.resolve()}",
             f"--seed={seed}",
             *spec.overrides,
-            *overrides,
+            *task_overrides(overrides, task),
         ]
         folder.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -185,6 +205,7 @@ def write_table(results: dict[str, dict[str, dict]], tasks: list[str], output: P
         + [f"{task} ({metrics[task]})" for task in tasks]
         + [f"{task} (CER)" for task in cer_tasks]
         + [f"{task} (std)" for task in tasks if seeds[task] > 1]
+        + [f"{task} (CER std)" for task in cer_tasks if seeds[task] > 1]
         + ["cpu_min", "wall_min"]
     )
     csv_rows, md_rows = [], []
@@ -197,6 +218,7 @@ def write_table(results: dict[str, dict[str, dict]], tasks: list[str], output: P
             + [f"{by_task[t]['value']:.2f}" for t in tasks]
             + [f"{by_task[t]['CER']:.2f}" for t in cer_tasks]
             + [f"{by_task[t]['std']:.2f}" for t in tasks if seeds[t] > 1]
+            + [f"{by_task[t]['CER_std']:.2f}" for t in cer_tasks if seeds[t] > 1]
             + times
         )
         md_rows.append(
@@ -245,7 +267,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tasks", nargs="+", default=list(TASKS), choices=list(TASKS))
     parser.add_argument("--random-control", action="store_true", help="add each encoder untrained (same shape)")
     parser.add_argument("--jobs", type=int, default=2, help="runs at a time (one thread each)")
-    parser.add_argument("--override", action="append", default=[], help="--key=value passed to every recipe")
+    parser.add_argument("--override", action="append", default=[],
+                        help="--key=value passed to every recipe, or TASK:--key=value to one task's")
     parser.add_argument(
         "--seeds", type=int, default=None, help=f"seeds {FIRST_SEED}, {FIRST_SEED + 1}, ... averaged per task "
         "(default: each task's own, see TASKS)"

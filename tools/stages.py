@@ -154,13 +154,18 @@ def run_stages(
     running: list[_Running] = []
     live = not quiet and sys.stdout.isatty() and jobs == 1
     try:
+        states: dict[str, str] = {}  # a ready stage's state (its inputs are final once it is ready)
         while pending or running:
-            for stage in [s for s in pending if all(name in upstream for name in s.after)]:
-                if len(running) >= jobs:
+            while True:  # the first ready stage in list order; skipping a done one may ready the next
+                ready = [s for s in pending if all(name in upstream for name in s.after)]
+                for stage in ready:
+                    states.setdefault(stage.name, status(stage, root, upstream))
+                stage = next((s for s in ready if states[s.name] == "done" or len(running) < jobs), None)
+                if stage is None:
                     break
                 pending.remove(stage)
                 head = f"[{names.index(stage.name) + 1:2d}/{len(stages)}] {stage.name:<24}"
-                state = status(stage, root, upstream)
+                state = states[stage.name]
                 if state == "done":
                     say(f"{head} done earlier ({_clock(_record(root, stage.name)['seconds'])}), skipped")
                     outcome[stage.name] = "skipped"

@@ -1,7 +1,7 @@
 """Brains.
 
 ``efficient_ssl.brains.probe``: CTCProbeBrain, UtteranceProbeBrain (MP3S-style probes on a
-frozen encoder) and the recipe helpers load_probe_modules, probe_data, label_pipeline,
+frozen encoder) and the recipe helpers load_probe_modules, label_pipeline,
 save_probe_result.
 """
 
@@ -10,7 +10,6 @@ from efficient_ssl.brains.probe import (
     UtteranceProbeBrain,
     label_pipeline,
     load_probe_modules,
-    probe_data,
     save_probe_result,
 )
 
@@ -19,6 +18,5 @@ __all__ = [
     "UtteranceProbeBrain",
     "label_pipeline",
     "load_probe_modules",
-    "probe_data",
     "save_probe_result",
 ]

@@ -29,15 +29,13 @@ Authors
 from __future__ import annotations
 
 import csv
-import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import speechbrain as sb
 import torch
 import torch.nn.functional as F
-from speechbrain.dataio.dataset import DynamicItemDataset
 from speechbrain.dataio.encoder import CategoricalEncoder
 from speechbrain.nnet.schedulers import update_learning_rate
 from speechbrain.utils.metric_stats import EER, ClassificationStats, ErrorRateStats
@@ -46,7 +44,7 @@ from efficient_ssl.brains.base import Brain
 from efficient_ssl.brains.ctc import ctc_text_pipeline, greedy_transcripts
 from efficient_ssl.brains.distributed import all_gather, merge_metric_over_ranks
 from efficient_ssl.data.manifest import write_json_atomic
-from efficient_ssl.data.pipeline import DataBundle, as_paths, dataio_prepare
+from efficient_ssl.data.pipeline import as_paths, dataio_prepare
 from efficient_ssl.data.tokens import manifest_texts
 from efficient_ssl.models.wav2vec2 import load_pretrained_encoder
 
@@ -88,44 +86,6 @@ def load_probe_modules(hparams: Mapping[str, Any], n_outputs: int) -> dict[str, 
         if name in modules:
             hparams["checkpointer"].add_recoverable(name, modules[name])
     return modules
-
-
-def subsample(dataset: DynamicItemDataset, max_items: int | None, seed: int = 0) -> DynamicItemDataset:
-    """At most ``max_items`` utterances drawn at random (seeded), in the dataset's order.
-
-    Example
-    -------
-    >>> data = DynamicItemDataset({f"u{i}": {"duration": float(i)} for i in range(10)}, output_keys=["id"])
-    >>> [d["id"] for d in subsample(data, 3, seed=1)]
-    ['u1', 'u2', 'u4']
-    >>> len(subsample(data, None))
-    10
-    """
-    if max_items is None or max_items >= len(dataset):
-        return dataset
-    keep = set(random.Random(seed).sample(sorted(dataset.data_ids), max_items))
-    return dataset.filtered_sorted(key_test={"id": keep.__contains__})
-
-
-def probe_data(
-    hparams: Mapping[str, Any], dynamic_items: Sequence[Any] = (), output_keys: Sequence[str] = ("id", "sig")
-) -> DataBundle:
-    """:func:`~efficient_ssl.data.dataio_prepare`, then caps on the training and validation sets.
-
-    ``max_train_utterances`` and ``max_valid_utterances`` (null = all) keep a random subset drawn
-    with ``seed`` (see :func:`subsample`); test sets stay whole. Caps need fixed-size batches
-    (``dynamic_batching: False``): a dynamic batch sampler is built over the whole set.
-    """
-    caps = {key: hparams[key] for key in ("max_train_utterances", "max_valid_utterances")}
-    if hparams.get("dynamic_batching") and any(cap is not None for cap in caps.values()):
-        raise ValueError(
-            "max_train_utterances / max_valid_utterances need dynamic_batching: False; set one of them so"
-        )
-    data = dataio_prepare(hparams, dynamic_items=dynamic_items, output_keys=output_keys)
-    data.train = subsample(data.train, caps["max_train_utterances"], hparams["seed"])
-    if data.valid is not None:
-        data.valid = subsample(data.valid, caps["max_valid_utterances"], hparams["seed"])
-    return data
 
 
 def label_pipeline(label_encoder, column: str) -> dict[str, Any]:
@@ -422,7 +382,7 @@ def run_ctc_probe(hparams: dict, run_opts: dict, tokenizer) -> dict:
     """
     hparams["tokenizer"] = tokenizer
     modules = load_probe_modules(hparams, tokenizer.vocab_size)
-    data = probe_data(
+    data = dataio_prepare(
         hparams, dynamic_items=[ctc_text_pipeline(tokenizer)], output_keys=["id", "sig", "wrd", "tokens"]
     )
     brain = CTCProbeBrain(modules=modules, hparams=hparams, run_opts=run_opts, checkpointer=hparams["checkpointer"])
@@ -475,7 +435,7 @@ def run_utterance_probe(hparams: dict, run_opts: dict) -> dict:
     )
     hparams["label_encoder"] = label_encoder
     modules = load_probe_modules(hparams, len(label_encoder))
-    data = probe_data(
+    data = dataio_prepare(
         hparams,
         dynamic_items=[label_pipeline(label_encoder, hparams["label_column"])],
         output_keys=["id", "sig", "label_encoded"],

@@ -17,6 +17,7 @@ Authors
 
 import functools
 import logging
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,12 +271,51 @@ def make_loader_kwargs(
     return {**kwargs, "batch_sampler": sampler}
 
 
+def subsample(
+    dataset: DynamicItemDataset, max_items: int | None = None, max_hours: float | None = None, seed: int = 0
+) -> DynamicItemDataset:
+    """A fixed random subset of at most ``max_items`` utterances and ``max_hours`` of audio.
+
+    The utterances are drawn in a seeded random order until the next one would pass either cap,
+    so a smaller cap gives a subset of a larger one (10 min within 1 h within 10 h, as
+    Libri-light's splits). The subset keeps the dataset's order. None = no cap.
+
+    Example
+    -------
+    >>> data = DynamicItemDataset({f"u{i}": {"duration": float(i)} for i in range(10)}, output_keys=["id"])
+    >>> [d["id"] for d in subsample(data, 3, seed=1)]
+    ['u6', 'u8', 'u9']
+    >>> [d["id"] for d in subsample(data, max_hours=15 / 3600, seed=1)]  # 6 s + 8 s, then 9 s is too many
+    ['u6', 'u8']
+    >>> len(subsample(data))
+    10
+    """
+    if max_items is None and max_hours is None:
+        return dataset
+    order = sorted(dataset.data_ids)
+    random.Random(seed).shuffle(order)
+    keep, seconds = set(), 0.0
+    for utt_id in order:
+        if max_items is not None and len(keep) >= max_items:
+            break
+        seconds += float(dataset.data[utt_id]["duration"]) if max_hours is not None else 0.0
+        if max_hours is not None and seconds > max_hours * 3600:
+            break
+        keep.add(utt_id)
+    if len(keep) == len(order):
+        return dataset
+    return dataset.filtered_sorted(key_test={"id": keep.__contains__})
+
+
 # Keys of dataio_prepare's hparams that may be left out, with their defaults.
 DATAIO_DEFAULTS: dict[str, Any] = {
     "valid_csv": None,
     "test_csv": None,
     "sample_rate": 16000,
     "max_duration": None,
+    "max_train_utterances": None,
+    "max_train_hours": None,
+    "max_valid_utterances": None,
     "sorting": "ascending",
     "batch_size": 8,
     "dynamic_batching": False,
@@ -322,6 +362,15 @@ class DataBundle:
     test_loader_kwargs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+def _log_subset(name: str, full: DynamicItemDataset, subset: DynamicItemDataset) -> DynamicItemDataset:
+    """Logs the size of a subset against its set (when they differ) and returns the subset."""
+    if len(subset) < len(full):
+        hours = [sum(float(d.data[i]["duration"]) for i in d.data_ids) / 3600 for d in (subset, full)]
+        logger.info("%s on a fixed subset: %d of %d utterances, %.2f of %.2f h",
+                    name.capitalize(), len(subset), len(full), *hours)
+    return subset
+
+
 def _test_names(csvs: list[Path]) -> dict[str, Path]:
     """Names test manifests by stem ("test-clean"), or "<folder>_<stem>" ("cy_test") when stems repeat."""
     stems = [csv.stem for csv in csvs]
@@ -347,6 +396,9 @@ def dataio_prepare(
     * sample_rate: Hz of ``sig``;
     * max_duration: seconds; longer training utterances are dropped (valid and
       test are never filtered);
+    * max_train_utterances, max_train_hours: train on a fixed random subset of at most this
+      many utterances / hours (the same for every seed and model; see :func:`subsample`);
+    * max_valid_utterances: validate on a fixed random subset (test sets stay whole);
     * sorting: "ascending", "descending" or "random" (training order; random
       shuffles every epoch); valid and test are sorted ascending;
     * batch_size: utterances per batch without dynamic batching;
@@ -400,9 +452,12 @@ def dataio_prepare(
         )
 
     train = dataset(as_paths(hp["train_csv"]), hp["sorting"], hp["max_duration"])
+    train = _log_subset("training", train, subsample(train, hp["max_train_utterances"], hp["max_train_hours"]))
     shuffle = hp["sorting"] == "random"
     valid_csvs = as_paths(hp["valid_csv"])
     valid = dataset(valid_csvs, "ascending", None) if valid_csvs else None
+    if valid is not None:
+        valid = _log_subset("validation", valid, subsample(valid, hp["max_valid_utterances"]))
     test_csvs = _test_names(as_paths(hp["test_csv"]))
     test = {name: dataset([csv], "ascending", None) for name, csv in test_csvs.items()}
     return DataBundle(
