@@ -24,6 +24,17 @@ def test_every_budget_builds_a_well_ordered_pipeline(tmp_path, budget):
     assert set(plan(stages, tmp_path / "out").values()) == {"new", "waiting"}
 
 
+def test_the_reproduce_budget_runs_masks_against_weights_for_every_seed(tmp_path):
+    import router_table
+
+    budget = main_job.BUDGETS["reproduce"]
+    stages = {s.name: s for s in main_job.build_stages(tmp_path / "out", tmp_path / "data", budget)}
+    seeds = [int(router_table.parse_args(stages[name].cmd[2:]).seed) for name in stages if name.startswith("router")]
+    assert sorted(seeds) == budget["seeds"]
+    extra = router_table.parse_args(stages["router_seed1235"].cmd[2:])
+    assert extra.kept_prune == [] and extra.kept_router == [0.9]  # weights and masks only, no pruning runs
+
+
 @pytest.mark.slow
 def test_smoke_budget_runs_every_stage_then_skips_them(tmp_path):
     out, data = tmp_path / "out", tmp_path / "data"

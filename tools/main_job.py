@@ -22,8 +22,10 @@ for when a stage is skipped, resumed or re-run):
     report               tools/make_tables.py over all of it: <output>/REPORT.md
 
 Budgets: ``quick`` (the default) runs short schedules and one seed so that every table is
-filled; ``reproduce`` runs the recipes' own mini schedules and three seeds for the mini-scale
-claims; ``smoke`` checks the pipeline itself on the tiny corpus (tests/test_main_job.py).
+filled (fine-tuning on a fixed half hour of train-clean-100: ``max_train_hours``); ``reproduce``
+runs the recipes' own mini schedules and three seeds for the mini-scale claims, which REPORT.md
+judges on the mean and spread of the seeds; ``smoke`` checks the pipeline itself on the tiny
+corpus (tests/test_main_job.py).
 
 Usage:
     python tools/main_job.py [--output results/mini] [--data data/mini] [--budget quick|reproduce]

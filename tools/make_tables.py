@@ -200,15 +200,6 @@ def render_router(path: Path, records: list[dict]) -> list[str]:
               num(r["macs_per_audio_s"], ".1f", 1e6), num(r.get("cpu_rtf"), ".4f"), num(r.get("params"), per=1e6),
               num(r["bytes"], ".3f", 1e6)] for r in records],
         )
-        weights = next((r for r in records if r["mode"] == "weights"), None)
-        mask = next((r for r in records if r["mode"] == "router" and r.get("from", "pretrained") == "pretrained"), None)
-        if weights and mask:
-            if max(weights["cer"], mask["cer"]) >= PLATEAU_CER:  # who left the plateau first, not the method
-                verdict = "not judged (a run is still at the CTC blank plateau: train longer)"
-            else:
-                verdict = "holds here" if mask["cer"] <= weights["cer"] else "does not hold here"
-            lines += ["", f"{claim}: {verdict}: masks at {1 - mask['kept']:.0%} sparsity CER {mask['cer']:.2f} "
-                          f"vs weight fine-tuning {weights['cer']:.2f}."]
     for sibling in ("router_bench.json", "router_storage.json"):
         extra = path.with_name(sibling)
         if extra.is_file():
