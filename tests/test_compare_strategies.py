@@ -57,6 +57,14 @@ def test_placements_get_their_own_runs_and_row_names(tmp_path):
     assert compare_strategies.row_name("conv:3@waveform", folders[0]) == ("conv:3@waveform", "waveform")
 
 
+def test_the_compared_strategies_run_every_seed_at_either_placement(tmp_path):
+    args = compare_strategies.parse_args(["--output", str(tmp_path), "--strategies", "conv:3@waveform", "conv:2",
+                                          "baseline", "--seeds", "1", "2", "3"])
+    seeds = [(spec, seed) for spec, seed, _, _ in compare_strategies.finetune_commands(args, tmp_path / "pt", 4)]
+    assert seeds == [("conv:3@waveform", 1), ("conv:3@waveform", 2), ("conv:3@waveform", 3), ("conv:2", 1),
+                     ("baseline", 1), ("baseline", 2), ("baseline", 3)]
+
+
 def test_other_encoders_are_rows_of_their_own(tmp_path):
     """--encoder NAME=PATH [overrides]: paper 5's distilled model, the sustainable model, ..."""
     args = compare_strategies.parse_args([

@@ -153,7 +153,7 @@ def finetune_commands(args, pretrained: Path, num_layers: int) -> list[tuple[str
     runs = []
     for spec in args.strategies:
         _, _, overrides = strategy_overrides(spec, num_layers, args.encoders)
-        seeds = args.seeds if spec in MULTI_SEED else args.seeds[:1]
+        seeds = args.seeds if spec.partition("@")[0] in MULTI_SEED else args.seeds[:1]  # either placement
         for seed in seeds:
             folder = run_dir(args.output, spec, seed)
             cmd = [
