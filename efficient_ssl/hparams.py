@@ -208,11 +208,12 @@ def resolve_variant(hparams_file: str | Path, overrides: Overrides = None) -> Va
 
 
 def _check_change(source: str, key: Any, value: Any, root: Mapping, root_file: Path) -> None:
-    """Rejects a change of a key the root base lacks, or of a scalar to another type."""
+    """Rejects a change of a key the root base lacks, or of a scalar to another type (a str may
+    become a list: a selection such as ``all`` or ``[ffn, mixer]``)."""
     if key not in root:
         raise HparamsError(f"{source}: key '{key}' is not in the base {root_file}; fix its spelling or add it there")
     expected = _scalar_type(root[key])
-    if expected is None or _is_tagged(value) or root[key] is None:
+    if expected is None or _is_tagged(value) or root[key] is None or (expected is str and isinstance(value, list)):
         return
     given = _scalar_type(value)
     if given is not expected and not (expected is float and given is int):

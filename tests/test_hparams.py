@@ -220,7 +220,7 @@ data_folder: !PLACEHOLDER
 
 @pytest.mark.parametrize("change, kind", [
     ("epochs: abc", "an int"), ("epochs: 2.5", "an int"), ("lr: fast", "a float"), ("lr: True", "a float"),
-    ("flag: 1", "a bool"), ("mode: 3", "a str"), ("mode: [a]", "a str"), ("epochs: null", "an int"),
+    ("flag: 1", "a bool"), ("mode: 3", "a str"), ("epochs: [1]", "an int"), ("epochs: null", "an int"),
 ])
 @pytest.mark.parametrize("where", ["variant", "command line"])
 def test_a_value_of_the_wrong_type_is_one_line(tmp_path, change, kind, where):
@@ -238,9 +238,10 @@ def test_a_value_of_the_wrong_type_is_one_line(tmp_path, change, kind, where):
 
 def test_compatible_values_pass_the_type_check(tmp_path):
     write(tmp_path, {"base.yaml": TYPED})
-    changes = "lr: 1\noptional: [1, 2]\nepochs: !ref <lr> * 3\ndata_folder: x\n"
+    changes = "lr: 1\noptional: [1, 2]\nepochs: !ref <lr> * 3\nmode: [fast, slow]\ndata_folder: x\n"
     hparams = load_hparams(tmp_path / "base.yaml", changes)  # int for a float, anything for a null
     assert (hparams["lr"], hparams["epochs"], hparams["optional"]) == (1, 3, [1, 2])
+    assert hparams["mode"] == ["fast", "slow"]  # a str may become a list: a selection ("all" or [ffn, mixer])
 
 
 def test_a_missing_placeholder_is_one_line_with_the_fix(tmp_path):

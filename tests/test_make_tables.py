@@ -172,3 +172,15 @@ def test_claims_are_judged_on_the_mean_and_spread_of_the_seeds(results):
     assert "(2 router.json) | holds: 66.50 ± 0.71 vs 65.00 ± 7.07, +1.50 <= spread 7.07 |" in claims
     assert "distilled model beats its untrained control on the LibriSpeech ASR probe | holds: CER 60.00 ± 1.50" in claims
     assert "emotion probe | holds: accuracy 45.00 ± 2.00 vs control 40.00 ± 4.00, gap 5.00 > spread 4.00" in claims
+
+
+def test_deployed_models_join_the_frontier_with_their_macs(results):
+    write(results / "combined_deploy" / "deploy_table.json", {
+        "model": "/somewhere/results/combined/model", "utterances": 5, "audio_s": 24.0, "threads": 1,
+        "onnx_fp32_max_abs_log_prob_diff": 1e-6,
+        "rows": [{"model": "ONNX int8", "cer": 40.0, "wer": 90.0, "rtf": 0.001, "bytes": 4e6, "macs_per_audio_s": 24e6}],
+    })
+    text = report(results)
+    assert "| ONNX int8 | 40.00 | 90.00 | 24.0 | 0.0010 | 4.00 | - |" in text  # its own section, MACs shown
+    frontier = text.split("## Efficiency frontier")[1]
+    assert "| deploy: combined, ONNX int8 | `combined_deploy` | 40.00 | 24.0 | 0.0010 | ★ | ★ |" in frontier

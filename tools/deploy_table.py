@@ -32,6 +32,7 @@ from efficient_ssl.brains.ctc import CTCDecoder
 from efficient_ssl.data.tokens import load_tokenizer
 from efficient_ssl.deploy.export import OnnxCTC, OnnxStreamingCTC, export_onnx, export_streaming, quantize_int8
 from efficient_ssl.deploy.streaming import StreamingCTC
+from efficient_ssl.efficiency.counting import count_flops
 from efficient_ssl.models.asr import load_ctc_model
 from efficient_ssl.transcribe import find_tokenizer
 from plotting import pyplot
@@ -99,6 +100,8 @@ def main() -> None:
             context.chunk_size = chunk_size
 
     chunked = getattr(model.encoder.context, "chunk_size", 0) > 0
+    # MACs per second of audio of the offline model (fp32 and int8 run the same graph; int8 MACs are integer ones)
+    macs = count_flops(lambda: [pytorch(wav) for wav, _ in data]) / 2 / audio_s
     rows = []
     for name, run, size in (
         *([("PyTorch fp32, full context", full_context, torch_bytes)] if chunked else []),
@@ -111,7 +114,8 @@ def main() -> None:
             texts.append(decode(run(wav), torch.ones(1))[0])
         seconds = time.perf_counter() - start
         cer, wer = score(texts, refs)
-        rows.append({"model": name, "cer": cer, "wer": wer, "rtf": seconds / audio_s, "bytes": size})
+        rows.append({"model": name, "cer": cer, "wer": wer, "rtf": seconds / audio_s, "bytes": size,
+                     **({} if "full context" in name else {"macs_per_audio_s": macs})})
     onnx_fp32 = OnnxCTC(fp32)
     max_diff = max((onnx_fp32(wav) - pytorch(wav)).abs().max().item() for wav, _ in data)
     streamable = getattr(model.encoder.context, "causal", False) and model.downsampler is None
@@ -152,7 +156,7 @@ def main() -> None:
     lines = [
         f"{len(data)} test-clean utterances ({audio_s:.0f} s), CPU, 1 thread, greedy CTC. "
         f"ONNX fp32 vs PyTorch, max |log-prob difference| over these utterances: {max_diff:.1e}.", "",
-        "| model | CER % | WER % | RTF | MB | chunk compute ms (mean / max) |", "|---|---|---|---|---|---|",
+        "| model | CER % | WER % | MMACs / audio s | RTF | MB | chunk compute ms (mean / max) |", "|---|---|---|---|---|---|---|",
     ]
     lines[0] += "".join(
         f" {row['model']} vs PyTorch streaming: max |log-prob difference| {row['max_abs_dlogp_vs_pytorch_streaming']:.1e}."
@@ -160,9 +164,9 @@ def main() -> None:
     )
     for row in rows:
         chunk = f"{row['chunk_ms_mean']:.1f} / {row['chunk_ms_max']:.1f}" if "chunk_ms_mean" in row else "-"
-        lines.append(
-            f"| {row['model']} | {row['cer']:.1f} | {row['wer']:.1f} | {row['rtf']:.4f} | {row['bytes'] / 1e6:.2f} | {chunk} |"
-        )
+        macs = f"{row['macs_per_audio_s'] / 1e6:.1f}" if "macs_per_audio_s" in row else "-"
+        lines.append(f"| {row['model']} | {row['cer']:.1f} | {row['wer']:.1f} | {macs} | {row['rtf']:.4f} | "
+                     f"{row['bytes'] / 1e6:.2f} | {chunk} |")
     (args.output / "deploy_table.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     print("\n".join(lines))
     plot(rows, args.output / "deploy_table.png")

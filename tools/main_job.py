@@ -19,6 +19,8 @@ for when a stage is skipped, resumed or re-run):
     cost_table           the sustainable model's cost table against wav2vec 2.0 (paper 3)
     streaming            a streamable SummaryMixing CTC model (chunked, causal)
     deploy               its ONNX fp32 / int8 / streaming table
+    combined             conv x3 + structured pruning of half the hidden units, fine-tuned together
+    combined_deploy      its PyTorch / ONNX fp32 / ONNX int8 rows (on the efficiency frontier)
     report               tools/make_tables.py over all of it: <output>/REPORT.md
 
 Budgets: ``quick`` (the default) runs short schedules and one seed so that every table is
@@ -156,6 +158,20 @@ def build_stages(output: Path, data: Path, budget: dict) -> list[Stage]:
         train("streaming", "LibriSpeech/finetune", "scratch_mini.yaml", "--chunk_size=16", "--causal_conv=True",
               "--frontend_normalisation=global",
               "--dynamic_chunks=[0, 8, 16, 32]", f"--number_of_epochs={budget['streaming_epochs']}"),
+        # A combination no paper tried: conv x3 downsampling and half of the feed-forward and SummaryMixing
+        # hidden units pruned (learned unit masks, magnitude start, weights co-trained), then ONNX int8
+        Stage("combined", [
+            PY, recipe("LibriSpeech/finetune"), hparams("LibriSpeech/finetune", "route_mini.yaml"),
+            f"--data_folder={librispeech}", f"--output_folder={out / 'combined'}", f"--pretrained_encoder={sm}",
+            "--downsampling=conv", "--downsampling_factor=3", "--routing=structured", "--kept=0.5",
+            "--score_init=magnitude", "--train_weights=True", "--route_select=[ffn, mixer]",
+            f"--number_of_epochs={epochs}", f"--seed={seeds[0]}", *budget.get("finetune_overrides", []),
+        ], out / "combined", "results.json", after=("corpus", "pretrain_sm")),
+        Stage("combined_deploy", [
+            PY, tool("deploy_table"), "--model", str(out / "combined" / "model"), "--output",
+            str(out / "combined_deploy"), "--data_folder", str(librispeech), "--max_utterances",
+            str(budget["deploy_utterances"]),
+        ], out / "combined_deploy", "deploy_table.json", after=("corpus", "combined")),
         Stage("deploy", [
             PY, tool("deploy_table"), "--model", str(out / "streaming" / "model"), "--output", str(out / "deploy"),
             "--data_folder", str(librispeech), "--max_utterances", str(budget["deploy_utterances"]),

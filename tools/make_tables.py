@@ -266,16 +266,19 @@ def distill_points(records: list[dict]) -> list[tuple[str, dict]]:
 # ---------------------------------------------------------------------------- deployment
 def render_deploy(path: Path, result: dict) -> list[str]:
     """PyTorch, ONNX fp32 / int8 and streaming variants of one fine-tuned model."""
-    rows = [[r["model"], num(r["cer"]), num(r["wer"]), num(r["rtf"], ".4f"), num(r["bytes"], per=1e6),
-             f"{r['chunk_ms_mean']:.1f} / {r['chunk_ms_max']:.1f}" if "chunk_ms_mean" in r else "-"]
+    rows = [[r["model"], num(r["cer"]), num(r["wer"]), num(r.get("macs_per_audio_s"), ".1f", 1e6), num(r["rtf"], ".4f"),
+             num(r["bytes"], per=1e6), f"{r['chunk_ms_mean']:.1f} / {r['chunk_ms_max']:.1f}" if "chunk_ms_mean" in r else "-"]
             for r in result["rows"]]
     return [f"{result['utterances']} utterances ({result['audio_s']:.0f} s), CPU, {result['threads']} thread(s), "
             f"greedy CTC; model `{result['model']}`.", "",
-            *md_table(["variant", "CER", "WER", "CPU RTF", "MB", "chunk compute ms (mean / max)"], rows)]
+            *md_table(["variant", "CER", "WER", "MMACs / audio s", "CPU RTF", "MB", "chunk compute ms (mean / max)"], rows)]
 
 
 def deploy_points(result: dict) -> list[tuple[str, dict]]:
-    return [(f"deploy: {r['model']}", {"cer": r["cer"], "cpu_rtf": r["rtf"]}) for r in result["rows"]]
+    model = Path(result["model"]).parent.name  # the fine-tuning run's folder: which model was deployed
+    return [(f"deploy: {model}, {r['model']}", {"cer": r["cer"], "cpu_rtf": r["rtf"],
+                                                 "macs_per_audio_s": r.get("macs_per_audio_s")})
+            for r in result["rows"]]
 
 
 # ----------------------------------------------------------------------------- training cost
