@@ -205,6 +205,7 @@ def test_router_table_tiny(tiny_corpus, tmp_path):
         assert {"mode", "kept", "wer", "cer", "macs_per_audio_s", "cpu_rtf", "bytes"} <= set(record)
     bench = json.loads((out / "router_bench.json").read_text())
     assert bench["fold_max_abs_diff"] <= 1e-5 and bench["packed_mask_fraction"] <= 1 / 30
+    assert bench["context_s_full"] > 0 and bench["context_time_ratio_ffn_half"] > 0  # the context network alone
     assert (out / "router.png").stat().st_size > 0 and "| router |" in (out / "router.md").read_text()
 
 

@@ -163,7 +163,8 @@ def forward_checks(pretrained: Path, batches, kept: float, repeats: int) -> dict
     """Folded against masked forward, packed mask size, and the encoder's time and MACs with 50% of
     its hidden units folded away: of the feed-forward blocks (``ffn_half``), and of the
     feed-forward blocks and SummaryMixing layers (``all_half``; the same as ``ffn_half`` for an
-    attention encoder), timed side by side with the full one."""
+    attention encoder), timed side by side with the full one; the target reads the whole encoder
+    (frontend included), ``context_time_ratio_*`` the context network alone (where the masks are)."""
     encoder = load_pretrained_encoder(pretrained).eval()
     routed = copy.deepcopy(encoder)
     router.route_encoder(routed, kept=kept, score_init="kaiming")
@@ -192,7 +193,17 @@ def forward_checks(pretrained: Path, batches, kept: float, repeats: int) -> dict
                     for w, lens in batches:
                         model(w, lens)
                 times[key].append(timer.seconds)
+        # the context network alone (the layers the masks prune), on each model's own frontend output
+        features = {key: [model.features(w, lens) for w, lens in batches] for key, model in models}
+        context_times = {key: [] for key, _ in models}
+        for _ in range(repeats + 1):
+            for key, model in models:
+                with Timer("cpu") as timer:
+                    for latents, mask in features[key]:
+                        model.contextualise(latents, mask)
+                context_times[key].append(timer.seconds)
     full, half, all_half = (statistics.median(times[key][1:]) for key, _ in models)
+    context = {key: statistics.median(values[1:]) for key, values in context_times.items()}
     encoder_bytes = router.tensor_bytes(encoder)
     return {
         "fold_max_abs_diff": diff,
@@ -204,6 +215,9 @@ def forward_checks(pretrained: Path, batches, kept: float, repeats: int) -> dict
         "structured_time_ratio": half / full,
         "encoder_s_all_half": all_half,
         "structured_all_time_ratio": all_half / full,
+        "context_s_full": context["full"],
+        "context_time_ratio_ffn_half": context["ffn_half"] / context["full"],
+        "context_time_ratio_all_half": context["all_half"] / context["full"],
         "encoder_macs_full": macs["full"],
         "encoder_macs_ffn_half": macs["ffn_half"],
         "encoder_macs_all_half": macs["all_half"],
