@@ -107,3 +107,14 @@ def test_three_strategies_end_to_end(tiny_corpus, tmp_path):
     report = (out / "strategies.md").read_text()
     assert "| conv:2+up@frames |" in report and "pretrained CER" not in report  # no scratch run asked
     assert conv["row"] == "conv:2+up@frames" and conv["downsampling_at"] == "frames"  # auto, mel_cnn
+
+
+def test_a_runs_valid_curve_says_whether_it_converged(tmp_path):
+    (tmp_path / "train_log.txt").write_text(
+        "epoch: 1, lr_head: 2.00e-03 - train loss: 3.10 - valid loss: 2.89, valid WER: 1.00e+02, valid CER: 99.51\n"
+        "epoch: 2, lr_head: 2.00e-03 - train loss: 2.70 - valid loss: 2.57, valid WER: 99.74, valid CER: 90.76\n"
+        "epoch: 3, lr_head: 2.00e-03 - train loss: 2.58 - valid loss: 2.46, valid WER: 98.02, valid CER: 77.28\n"
+        "Epoch loaded: 3 - test loss: 2.35, test WER: 97.59, test CER: 72.62\n")
+    curve = compare_strategies.valid_curve(tmp_path)
+    assert curve == [99.51, 90.76, 77.28] and not compare_strategies.converged(curve)
+    assert compare_strategies.valid_curve(tmp_path / "missing") == []

@@ -51,6 +51,7 @@ from pathlib import Path
 
 import speechbrain as sb
 import torch
+from plot_train_logs import parse_log
 
 from efficient_ssl.data import make_dataset
 from efficient_ssl.efficiency import Timer, measure
@@ -279,6 +280,24 @@ def row_name(spec: str, folder: Path) -> tuple[str, str | None]:
     return f"{spec}@{placement}", placement
 
 
+def valid_curve(folder: Path) -> list[float]:
+    """A run's valid CER after every epoch (its ``train_log.txt``), or [] without one."""
+    log = folder / "train_log.txt"
+    return [row["valid CER"] for row in parse_log(log) if "epoch" in row and "valid CER" in row] if log.is_file() else []
+
+
+def converged(curve: Sequence[float], window: int = 2, tolerance: float = 1.0) -> bool:
+    """Whether the last ``window`` epochs lowered the best valid CER by less than ``tolerance``
+    points (a run still improving has not converged; a run of ``window`` epochs or fewer cannot say).
+
+    Example
+    -------
+    >>> converged([90.0, 60.0, 45.0, 44.8, 44.5]), converged([90.0, 60.0, 50.0, 45.0]), converged([60.0, 59.0])
+    (True, False, False)
+    """
+    return len(curve) > window and min(curve[:-window]) - min(curve[-window:]) < tolerance
+
+
 def summarise(args, runs, costs: dict[str, dict]) -> list[dict]:
     """One record per strategy: mean WER / CER over its seeds, per-seed values, costs."""
     records = []
@@ -293,7 +312,9 @@ def summarise(args, runs, costs: dict[str, dict]) -> list[dict]:
             "wer": statistics.mean(r["WER"] for r in results), "cer": statistics.mean(r["CER"] for r in results),
             "cer_per_seed": [r["CER"] for r in results], "wer_per_seed": [r["WER"] for r in results],
             "seeds": [seed for s, seed, _, _ in runs if s == spec], **costs[spec],
+            "valid_cer_per_seed": [valid_curve(folder) for folder in folders],
         }
+        record["converged_per_seed"] = [converged(curve) for curve in record["valid_cer_per_seed"]]
         if "mean_exit_layer" in results[0]:
             record["mean_exit_layer"] = statistics.mean(r["mean_exit_layer"] for r in results)
         records.append(record)

@@ -355,6 +355,14 @@ def per_seed(record: dict) -> list[float]:
     return record.get("cer_per_seed") or [record["cer"]]
 
 
+def unconverged(*records: dict) -> str:
+    """A caveat naming the runs whose valid CER was still falling at the end (compare_strategies'
+    ``converged_per_seed``), or ""."""
+    flags = [flag for r in records for flag in r.get("converged_per_seed", [])]
+    late = flags.count(False)
+    return f" (not converged: valid CER still falling at the end of {late} of {len(flags)} runs)" if late else ""
+
+
 def strategy_claims(strategies: list[dict]) -> list[list[str]]:
     """Pretrained against scratch, and learned conv x3 against the baseline (paper 5)."""
     by_spec = {r["spec"]: r for r in strategies}
@@ -362,14 +370,14 @@ def strategy_claims(strategies: list[dict]) -> list[list[str]]:
     rows = []
     if base and scratch:
         rows.append(["pretrained fine-tuning beats scratch (same epochs) by more than the seeds' spread",
-                     beats(per_seed(base), per_seed(scratch))])
+                     beats(per_seed(base), per_seed(scratch)) + unconverged(base, scratch)])
     for spec, r in by_spec.items():
         if base and spec.partition("@")[0] == "conv:3":
             verdict, macs = within(per_seed(r), per_seed(base), allowance=2.0), r.get("macs_ratio")
             if macs is not None and macs > 0.40 and not verdict.startswith("not judged"):
                 verdict = f"does not hold: MACs {macs:.2f}x > 0.40x; CER {verdict.partition(': ')[2]}"
             rows.append([f"learned conv x3 ({spec}, MACs {num(macs)}x) within +2.0 CER of the baseline at "
-                         "<= 0.40x the MACs", verdict])
+                         "<= 0.40x the MACs", verdict + unconverged(base, r)])
     return rows
 
 
