@@ -63,7 +63,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from compare_strategies import measure_models, pretrain, run_all, test_batches
+from compare_strategies import converged, measure_models, pretrain, run_all, test_batches, valid_curve
 
 from efficient_ssl.data import make_dataset
 from efficient_ssl.efficiency import Timer, count_flops
@@ -232,6 +232,7 @@ def summarise(specs, runs, costs: dict[str, dict]) -> list[dict]:
         records.append({
             "mode": spec["mode"], "kept": spec["kept"], "sparsity": round(1 - spec["kept"], 4), "from": spec["from"],
             "wer": result["WER"], "cer": result["CER"], **costs[spec["key"]], "bytes": stored, "model_bytes": folded,
+            "valid_cer_per_seed": [valid_curve(folder)], "converged_per_seed": [converged(valid_curve(folder))],
         })
     return records
 
