@@ -167,8 +167,8 @@ def test_claims_are_judged_on_the_mean_and_spread_of_the_seeds(results):
     text = report(results)
     claims = text.split("## Mini-scale claims")[1].split("\n## ")[0]
     assert ("| pretrained fine-tuning beats scratch (same epochs) by more than the seeds' spread | holds: 50.00 ± 1.41 "
-            "vs 62.00 ± 5.66, gap 12.00 > spread 5.66 (not converged: valid CER still falling at the end of 1 of 2 "
-            "runs) |") in claims
+            "vs 62.00 ± 5.66, gap 12.00 > spread 5.66 (not converged: the best valid CER moved by 1 point or more in the "
+            "last 2 epochs of 1 of 2 runs) |") in claims
     assert "learned conv x3 (conv:3, MACs 0.33x)" in claims
     assert "does not hold: 55.00 ± 1.41 vs 50.00 ± 1.41, +5.00 > +2.00" in claims
     assert "(2 router.json) | holds: 66.50 ± 0.71 vs 65.00 ± 7.07, +1.50 <= spread 7.07 |" in claims

@@ -287,15 +287,18 @@ def valid_curve(folder: Path) -> list[float]:
 
 
 def converged(curve: Sequence[float], window: int = 2, tolerance: float = 1.0) -> bool:
-    """Whether the last ``window`` epochs lowered the best valid CER by less than ``tolerance``
-    points (a run still improving has not converged; a run of ``window`` epochs or fewer cannot say).
+    """Whether the valid CER has settled: the best of the last ``window`` epochs is within
+    ``tolerance`` points of the best before them. A run still improving has not converged, nor has
+    one that diverged (its last epochs worse); a run of ``window`` epochs or fewer cannot say.
 
     Example
     -------
     >>> converged([90.0, 60.0, 45.0, 44.8, 44.5]), converged([90.0, 60.0, 50.0, 45.0]), converged([60.0, 59.0])
     (True, False, False)
+    >>> converged([100.0, 72.9, 100.0, 100.0])  # diverged after its best epoch
+    False
     """
-    return len(curve) > window and min(curve[:-window]) - min(curve[-window:]) < tolerance
+    return len(curve) > window and abs(min(curve[:-window]) - min(curve[-window:])) < tolerance
 
 
 def summarise(args, runs, costs: dict[str, dict]) -> list[dict]:

@@ -356,11 +356,12 @@ def per_seed(record: dict) -> list[float]:
 
 
 def unconverged(*records: dict) -> str:
-    """A caveat naming the runs whose valid CER was still falling at the end (compare_strategies'
-    ``converged_per_seed``), or ""."""
+    """A caveat counting the runs whose valid CER had not settled at the end (still improving, or
+    diverged: compare_strategies' ``converged_per_seed``), or ""."""
     flags = [flag for r in records for flag in r.get("converged_per_seed", [])]
     late = flags.count(False)
-    return f" (not converged: valid CER still falling at the end of {late} of {len(flags)} runs)" if late else ""
+    return (f" (not converged: the best valid CER moved by 1 point or more in the last 2 epochs of {late} of "
+            f"{len(flags)} runs)") if late else ""
 
 
 def strategy_claims(strategies: list[dict]) -> list[list[str]]:
