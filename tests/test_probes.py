@@ -221,8 +221,10 @@ def test_run_probes_table_for_an_encoder_and_its_control(tiny_corpus, encoder_fo
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     rows = list(csv.DictReader(open(out / "probes.csv")))
     assert [r["encoder"] for r in rows] == ["tiny", "tiny (random init)"]
-    # encoder, tasks, the CER of the two CTC tasks, the std of every task (2 seeds), CPU and wall minutes
-    assert len(rows[0]) == 1 + 3 * len(tasks) - 1 + 2
+    # encoder, tasks, the CER of the two CTC tasks, the std of every task and of the two CERs (2 seeds), CPU and
+    # wall minutes
+    assert len(rows[0]) == 1 + len(tasks) + 2 + len(tasks) + 2 + 2
+    assert {"librispeech_asr (CER std)", "cv_eu_asr (CER std)"} <= set(rows[0])
     assert all(float(v) >= 0 for r in rows for k, v in r.items() if k != "encoder")
     # Each seed is its own run of the recipe, with its seed, and the cell is their mean.
     for task in tasks:
