@@ -229,10 +229,11 @@ def summarise(specs, runs, costs: dict[str, dict]) -> list[dict]:
     for spec, (_, _, folder, _) in zip(specs, runs):
         result = json.loads((folder / "results.json").read_text())["test-clean"]
         stored, folded = task_bytes(spec, folder / "model")
+        curve = valid_curve(folder)
         records.append({
             "mode": spec["mode"], "kept": spec["kept"], "sparsity": round(1 - spec["kept"], 4), "from": spec["from"],
             "wer": result["WER"], "cer": result["CER"], **costs[spec["key"]], "bytes": stored, "model_bytes": folded,
-            "valid_cer_per_seed": [valid_curve(folder)], "converged_per_seed": [converged(valid_curve(folder))],
+            "valid_cer_per_seed": [curve], "converged_per_seed": [converged(curve)],
         })
     return records
 
