@@ -105,7 +105,7 @@ def test_three_strategies_end_to_end(tiny_corpus, tmp_path):
     assert "mean_exit_layer" in records[2]
     assert (out / "strategies.png").stat().st_size > 0
     report = (out / "strategies.md").read_text()
-    assert "| conv:2+up@frames |" in report and "pretrained CER" not in report  # no scratch run asked
+    assert "| conv:2+up@frames |" in report and "pretrained beats scratch" not in report  # no scratch run asked
     assert conv["row"] == "conv:2+up@frames" and conv["downsampling_at"] == "frames"  # auto, mel_cnn
 
 

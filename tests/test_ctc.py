@@ -76,6 +76,37 @@ def test_ctc_brain_overfits_a_handful_of_utterances(tiny_corpus, manifests, tmp_
     assert brain.cer_metric.summarize("error_rate") < 15.0
 
 
+def test_warmup_ramps_every_learning_rate_and_resumes_from_the_optimiser_state(tmp_path):
+    tokenizer = CharTokenizer.from_texts(["AB"])
+    brain = _tiny_brain(tokenizer, tmp_path)
+    brain.hparams.warmup_steps = 4
+    brain.on_fit_start()
+    lrs = []
+    for _ in range(6):
+        brain.on_fit_batch_start(None, should_step=True)
+        lrs.append([opt.param_groups[0]["lr"] for opt in brain.optimizers_dict.values()])
+        brain.optimizer_step += 1
+    assert [lr[0] for lr in lrs] == pytest.approx([3e-3 * k / 4 for k in (1, 2, 3, 4, 4, 4)])
+    assert all(lr[0] == lr[1] for lr in lrs)  # head and encoder alike
+
+    # A run stopped after 2 steps: the optimiser state keeps the peak, the counter the step.
+    fresh = _tiny_brain(tokenizer, tmp_path)
+    fresh.hparams.warmup_steps = 4
+    fresh.on_fit_start()
+    for _ in range(2):
+        fresh.on_fit_batch_start(None, should_step=True)
+        fresh.optimizer_step += 1
+    states = {name: opt.state_dict() for name, opt in fresh.optimizers_dict.items()}
+    resumed = _tiny_brain(tokenizer, tmp_path)
+    resumed.hparams.warmup_steps = 4
+    resumed.on_fit_start()
+    for name, opt in resumed.optimizers_dict.items():
+        opt.load_state_dict(states[name])
+    resumed.optimizer_step = 2
+    resumed.on_fit_batch_start(None, should_step=True)
+    assert resumed.optimizers_dict["head"].param_groups[0]["lr"] == pytest.approx(3e-3 * 3 / 4)
+
+
 def test_recipe_skips_corrupted_audio_runs_one_epoch_and_resumes(tiny_corpus, tmp_path):
     # A copy of the corpus with two broken training files: both are reported, training goes on.
     data = tmp_path / "LibriSpeech"

@@ -65,7 +65,7 @@ BUDGETS = {
         "prune_modes": ["magnitude_structured", "router_structured"],
         # Fine-tuning on half an hour of train-clean-100 (a fixed subset), validating on 100 utterances.
         "finetune_overrides": ["--max_train_hours=0.5", "--max_valid_utterances=100"],
-        "probe_overrides": ["--number_of_epochs=3", "librispeech_asr:--max_train_utterances=250"],
+        "probe_overrides": ["--number_of_epochs=2", "librispeech_asr:--max_train_utterances=250"],
     },
     "reproduce": {
         "corpus_size": "small", "pretrain_steps": 300, "sustainable_steps": 300, "distill_steps": 300,

@@ -373,7 +373,7 @@ def strategy_claims(strategies: list[dict]) -> list[list[str]]:
         rows.append(["pretrained fine-tuning beats scratch (same epochs) by more than the seeds' spread",
                      beats(per_seed(base), per_seed(scratch)) + unconverged(base, scratch)])
     for spec, r in by_spec.items():
-        if base and spec.partition("@")[0] == "conv:3":
+        if base and spec.partition("@")[0] in ("conv:3", "conv:3+up"):
             verdict, macs = within(per_seed(r), per_seed(base), allowance=2.0), r.get("macs_ratio")
             if macs is not None and macs > 0.40 and not verdict.startswith("not judged"):
                 verdict = f"does not hold: MACs {macs:.2f}x > 0.40x; CER {verdict.partition(': ')[2]}"

@@ -11,6 +11,7 @@ Hparams read by the Brain (declare them in the recipe YAML):
     freeze_encoder     bool: keep the encoder fixed (eval mode, no gradient)
     lr_annealing_encoder, lr_annealing_head, lr_annealing_scores   per-epoch schedulers on the
                        valid loss (NewBob) or null
+    warmup_steps       optimiser steps of linear learning-rate warm-up from 0 (0 or absent: none)
     wav_augment        a speechbrain Augmenter applied to training waveforms, or null
     decoder            "greedy" or "beam" (speechbrain's CTCBeamSearcher, ``beam_size`` beams)
     epoch_counter, train_logger, test_wer_file
@@ -139,6 +140,9 @@ class CTCBrain(Brain):
                 if scheduler is not None:  # on the valid loss: CER sits at 100% on the CTC plateau
                     _, new_lr = scheduler(stats["loss"])
                     update_learning_rate(opt, new_lr)
+                    for group in opt.param_groups:  # still warming up: towards the annealed lr
+                        if "peak_lr" in group:
+                            group["peak_lr"] = new_lr
             self.hparams.train_logger.log_stats(
                 stats_meta={"epoch": epoch, **lrs},
                 train_stats=self.train_stats,
@@ -154,6 +158,18 @@ class CTCBrain(Brain):
                 with open(self.hparams.test_wer_file, "w", encoding="utf-8") as f:
                     self.wer_metric.write_stats(f)
             self.test_stats = stats
+
+    def on_fit_batch_start(self, batch, should_step: bool) -> None:
+        """Linear warm-up: the first ``warmup_steps`` optimiser steps scale each learning rate
+        from 1/warmup_steps up to its value (``peak_lr``, kept in the optimiser's state, so a
+        resumed run goes on where it stopped)."""
+        warmup = getattr(self.hparams, "warmup_steps", 0) or 0
+        if not should_step or self.optimizer_step >= warmup:
+            return
+        scale = (self.optimizer_step + 1) / warmup
+        for opt in self.optimizers_dict.values():
+            for group in opt.param_groups:
+                group["lr"] = group.setdefault("peak_lr", group["lr"]) * scale
 
     def freeze_parameters(self):
         """With ``freeze_encoder``, the encoder gets no gradient (set before DDP wraps the model)."""
