@@ -69,7 +69,7 @@ BUDGETS = {
     },
     "reproduce": {
         "corpus_size": "small", "pretrain_steps": 300, "sustainable_steps": 300, "distill_steps": 300,
-        "finetune_epochs": 6, "seeds": [1234, 1235, 1236], "probe_seeds": 3, "router_epochs": 6,
+        "finetune_epochs": 12, "seeds": [1234, 1235, 1236], "probe_seeds": 3, "router_epochs": 6,
         "streaming_epochs": 15, "benchmark": ["--seconds", "5", "10", "20", "30", "60", "--checkpointing"],
         "cost_table": ["--seconds", "8"],
         "strategies": ["baseline", "scratch", "conv:3", "conv:3+up", "conv:3@waveform", "signal:3", "avgpool:3",
