@@ -118,6 +118,18 @@ def test_mini_pretraining_variants_are_small_and_follow_the_base():
         assert "_mini/" in mini["output_folder"]  # a !ref value given by the variant
 
 
+@pytest.mark.parametrize("recipe", ["LibriSpeech", "CommonVoice"])
+def test_mini_temperature_decay_follows_total_steps(recipe):
+    """The Gumbel temperature ends where the base's ends after 300k steps, whatever total_steps is."""
+    yaml_file = RECIPES / recipe / "pretrain" / "hparams" / "wav2vec2_mini.yaml"
+    ends = []
+    for steps in (300, 2000):
+        hparams = load_hparams(yaml_file, {"data_folder": "x", "total_steps": steps})
+        ends.append(hparams["temperature_start"] * hparams["temperature_decay"] ** steps)
+    assert ends[0] == pytest.approx(ends[1]) == pytest.approx(2.0 * 0.999995**300000)
+    assert ends[0] > hparams["temperature_end"]  # the floor is not reached, as in the base
+
+
 def test_pretraining_bases_share_their_fragments():
     """The two pretraining recipes differ only in paths and data: everything else is shared."""
     bases = [compose(RECIPES / recipe / "pretrain" / "hparams" / "wav2vec2_base.yaml")
