@@ -68,7 +68,9 @@ BUDGETS = {
         "probe_overrides": ["--number_of_epochs=2", "librispeech_asr:--max_train_utterances=250"],
     },
     "reproduce": {
-        "corpus_size": "small", "pretrain_steps": 300, "sustainable_steps": 300, "distill_steps": 300,
+        # 2,000 wav2vec 2.0 steps (about an hour each on one core): contrastive accuracy 53% against 33% at
+        # 300, better frozen features for the masks and probes (recipes/LibriSpeech/finetune/README.md)
+        "corpus_size": "small", "pretrain_steps": 2000, "sustainable_steps": 300, "distill_steps": 300,
         "finetune_epochs": 12, "seeds": [1234, 1235, 1236], "probe_seeds": 3, "router_epochs": 6,
         "streaming_epochs": 15, "benchmark": ["--seconds", "5", "10", "20", "30", "60", "--checkpointing"],
         "cost_table": ["--seconds", "8"],
