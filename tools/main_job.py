@@ -69,7 +69,8 @@ BUDGETS = {
     },
     "reproduce": {
         # 2,000 wav2vec 2.0 steps (about an hour each on one core): contrastive accuracy 53% against 33% at
-        # 300, better frozen features for the masks and probes (recipes/LibriSpeech/finetune/README.md)
+        # 300; better frozen features (linear CTC head 63.1 against 72.6 CER, masks 57.8 against 61.5) and a
+        # gain over scratch with 10 min of labels (recipes/LibriSpeech/finetune/README.md)
         "corpus_size": "small", "pretrain_steps": 2000, "sustainable_steps": 300, "distill_steps": 300,
         "finetune_epochs": 12, "seeds": [1234, 1235, 1236], "probe_seeds": 3, "router_epochs": 6,
         "streaming_epochs": 15, "benchmark": ["--seconds", "5", "10", "20", "30", "60", "--checkpointing"],
