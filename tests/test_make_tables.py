@@ -190,3 +190,14 @@ def test_deployed_models_join_the_frontier_with_their_macs(results):
     assert "| ONNX int8 | 40.00 | 90.00 | 24.0 | 0.0010 | 4.00 | - |" in text  # its own section, MACs shown
     frontier = text.split("## Efficiency frontier")[1]
     assert "| deploy: combined, ONNX int8 | `combined_deploy` | 40.00 | 24.0 | 0.0010 | ★ | ★ |" in frontier
+
+
+def test_a_main_job_folder_reports_its_run_time(results):
+    assert "## Run time" not in report(results)
+    write(results / "stages" / "sittings.json", [{"started": "x", "seconds": 3600.0, "stages": ["a"]},
+                                                  {"started": "y", "seconds": 1800.0, "stages": ["b"]}])
+    write(results / "stages" / "a.stage", {"fingerprint": "f", "cmd": [], "finished": "t", "seconds": 3000.0})
+    write(results / "stages" / "b.stage", {"fingerprint": "f", "cmd": [], "finished": None, "seconds": 1800.0})
+    text = report(results).split("## Run time")[1]
+    assert "Wall time 1.50 h over 2 sitting(s)" in text and "add up to 1.33 h" in text
+    assert text.index("| a | 0.83 h |") < text.index("| b | 0.50 h |")

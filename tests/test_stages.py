@@ -7,7 +7,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
-from stages import Stage, run_stages  # noqa: E402
+from stages import Stage, run_stages, run_time  # noqa: E402
 
 
 def writer(folder: Path, text: str, fail_first: bool = False) -> list[str]:
@@ -57,6 +57,27 @@ def test_a_killed_stage_resumes_in_its_folder(tmp_path):
         run_stages([stage], tmp_path, quiet=True)
     assert run_stages([stage], tmp_path, quiet=True) == {"flaky": "ran"}
     assert runs(tmp_path, "flaky") == ["x", "x"]  # same folder: a recipe there finds its checkpoints
+
+
+def test_time_adds_up_over_the_sittings_a_killed_stage_ran_in(tmp_path):
+    """A stage killed after 0.5 s and finished in a second sitting counts both attempts; a
+    sitting that only skips finished stages is not a sitting."""
+    folder = tmp_path / "slow"
+    code = (
+        "import pathlib, sys, time\n"
+        f"folder = pathlib.Path({str(folder)!r})\n"
+        "time.sleep(0.5)\n"
+        "if not (folder / 'tried').exists(): (folder / 'tried').write_text(''); sys.exit(1)\n"
+        "(folder / 'done.txt').write_text('ok')\n"
+    )
+    stage = Stage("slow", [sys.executable, "-c", code], folder, "done.txt")
+    with pytest.raises(SystemExit, match="'slow' failed"):
+        run_stages([stage], tmp_path, quiet=True, jobs=2)  # jobs > 1: polled every 0.2 s
+    assert run_stages([stage], tmp_path, quiet=True, jobs=2) == {"slow": "ran"}
+    assert run_stages([stage], tmp_path, quiet=True, jobs=2) == {"slow": "skipped"}
+    timing = run_time(tmp_path)
+    assert timing["sittings"] == 2
+    assert 1.0 <= timing["stage_s"]["slow"] <= timing["wall_s"]
 
 
 def test_only_runs_one_stage_and_needs_its_inputs(tmp_path):

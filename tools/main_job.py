@@ -43,7 +43,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from stages import Stage, plan, run_stages
+from stages import Stage, clock, plan, run_stages, run_time
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -204,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, str]:
     if args.list:
         for stage, state in zip(stages, plan(stages, args.output).values()):
             print(f"{stage.name:<22} {state:<8} {stage.folder}")
+        timing = run_time(args.output)
+        if timing["sittings"]:
+            print(f"run time so far: {clock(timing['wall_s'])} over {timing['sittings']} sitting(s)")
         return {}
     print(f"main job ({args.budget} budget): {len(stages)} stages -> {args.output}, {args.jobs} at a time",
           flush=True)

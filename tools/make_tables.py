@@ -12,7 +12,9 @@ their folder) and writes RESULTS_DIR/REPORT.md:
 - a section whose input is missing says so, with the one command that makes it;
 - an efficiency frontier: CER against MACs per second of audio (and against CPU real-time
   factor) over every record that has them, each labelled by method and folder, the
-  Pareto-optimal ones marked, in a table and in ``frontier.png`` beside the report.
+  Pareto-optimal ones marked, in a table and in ``frontier.png`` beside the report;
+- for a main-job folder (``tools/main_job.py``), how long it ran: the wall time summed over the
+  sittings it took, and each stage's time (tools/stages.py keeps both across kills).
 
 Nothing is measured here and nothing is invented: a cell the inputs do not hold reads ``-``.
 
@@ -32,6 +34,8 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from stages import run_time
 
 from plotting import pyplot
 
@@ -605,6 +609,16 @@ def section_lines(section: Section, results: Path, here: Path, points: list[Poin
     return lines
 
 
+def render_run_time(timing: dict) -> list[str]:
+    """The run time of a main-job folder (tools.stages.run_time), stages longest first."""
+    hours = lambda s: f"{s / 3600:.2f} h"  # noqa: E731
+    stages = sorted(timing["stage_s"].items(), key=lambda item: -item[1])
+    return [f"Wall time {hours(timing['wall_s'])} over {timing['sittings']} sitting(s); the stages' own times add "
+            f"up to {hours(sum(timing['stage_s'].values()))} (stages run side by side with `--jobs`). Source: "
+            "`stages/sittings.json` and `stages/*.stage`.", "",
+            *md_table(["stage", "time"], [[name, hours(seconds)] for name, seconds in stages])]
+
+
 def build_report(results: Path, output: Path) -> str:
     """The markdown of the whole report; writes ``frontier.png`` beside ``output``."""
     here = output.parent
@@ -622,6 +636,8 @@ def build_report(results: Path, output: Path) -> str:
         lines += [f"## {section.title}", "", *section_lines(section, results, here, points), ""]
     lines += ["## Efficiency frontier: CER against MACs per second of audio and CPU time", "",
               *frontier(points, here / "frontier.png")]
+    if (results / "stages" / "sittings.json").is_file():
+        lines += ["", "## Run time", "", *render_run_time(run_time(results))]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in lines)).strip() + "\n"
 
 

@@ -11,7 +11,11 @@ re-run does only what is missing or out of date:
   (and so, in turn, does every stage after it).
 
 Records live in ``<root>/stages/<name>.stage`` (JSON), each stage's output in ``<root>/stages/<name>.log``;
-the terminal gets one progress line per stage (and a heartbeat while it runs).
+the terminal gets one progress line per stage (and a heartbeat while it runs). Time is kept across
+kills: a stage's ``seconds`` add up over the sittings it ran in, and ``<root>/stages/sittings.json``
+has the wall time of each sitting that ran something (both brought up to date every
+``HEARTBEAT_S`` while stages run, so a kill loses at most that much), which :func:`run_time`
+sums: the time of a long pipeline run over several sittings.
 
 Example
 -------
@@ -38,6 +42,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+HEARTBEAT_S = 60.0  # how often a running stage's and sitting's seconds are written down
 
 
 @dataclass
@@ -84,9 +90,44 @@ def _write_record(root: Path, name: str, record: dict) -> None:
     os.replace(partial, path)
 
 
-def _clock(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
+def clock(seconds: float) -> str:
+    hours, seconds = divmod(int(seconds), 3600)
+    minutes, seconds = divmod(seconds, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{seconds:02d}s"
     return f"{minutes}m{seconds:02d}s" if minutes else f"{seconds}s"
+
+
+def run_time(root: Path) -> dict:
+    """How long the pipeline in ``root`` has run: {'wall_s': summed over its sittings,
+    'sittings': how many, 'stage_s': {stage: its seconds, summed over its attempts}}."""
+    path = root / "stages" / "sittings.json"
+    sittings = json.loads(path.read_text()) if path.is_file() else []
+    stage_s = {}
+    for record_path in sorted((root / "stages").glob("*.stage")):
+        record = json.loads(record_path.read_text())
+        if record.get("seconds") is not None:
+            stage_s[record_path.stem] = record["seconds"]
+    return {"wall_s": sum(s["seconds"] for s in sittings), "sittings": len(sittings), "stage_s": stage_s}
+
+
+class _Sitting:
+    """This run's entry in ``sittings.json``, added when its first stage starts."""
+
+    def __init__(self, root: Path):
+        self.path, self.start, self.index = root / "stages" / "sittings.json", time.time(), None
+
+    def update(self, ran: list[str]) -> None:
+        sittings = json.loads(self.path.read_text()) if self.path.is_file() else []
+        if self.index is None:
+            self.index = len(sittings)
+            sittings.append({})
+        sittings[self.index] = {"started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(self.start)),
+                                "seconds": time.time() - self.start, "stages": ran}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".partial")
+        partial.write_text(json.dumps(sittings, indent=1))
+        os.replace(partial, self.path)
 
 
 def status(stage: Stage, root: Path, upstream: dict[str, str]) -> str:
@@ -153,6 +194,7 @@ def run_stages(
     outcome: dict[str, str] = {}
     running: list[_Running] = []
     live = not quiet and sys.stdout.isatty() and jobs == 1
+    sitting, started, beat = _Sitting(root), [], time.time()
     try:
         states: dict[str, str] = {}  # a ready stage's state (its inputs are final once it is ready)
         while pending or running:
@@ -167,7 +209,7 @@ def run_stages(
                 head = f"[{names.index(stage.name) + 1:2d}/{len(stages)}] {stage.name:<24}"
                 state = states[stage.name]
                 if state == "done":
-                    say(f"{head} done earlier ({_clock(_record(root, stage.name)['seconds'])}), skipped")
+                    say(f"{head} done earlier ({clock(_record(root, stage.name)['seconds'])}), skipped")
                     outcome[stage.name] = "skipped"
                     upstream[stage.name] = _token(root, stage.name)
                     continue
@@ -178,6 +220,8 @@ def run_stages(
                     say(f"{head} inputs changed: clearing {stage.folder}")
                     shutil.rmtree(stage.folder)
                 running.append(_start(stage, root, head, state, say, upstream, env))
+                started.append(stage.name)
+                sitting.update(started)
             if not running:
                 continue
             time.sleep(0.2 if jobs > 1 else 1.0)
@@ -188,12 +232,20 @@ def run_stages(
                 upstream[job.stage.name] = _token(root, job.stage.name)
             if live and running:
                 job = running[0]
-                print(f"{job.head} running {_clock(time.time() - job.start)}", end="\r", flush=True)
+                print(f"{job.head} running {clock(job.seconds)}", end="\r", flush=True)
+            if time.time() - beat > HEARTBEAT_S:
+                beat = time.time()
+                sitting.update(started)
+                for job in running:
+                    _write_record(root, job.stage.name, job.record(finished=None))
     finally:
         for job in running:  # a failure elsewhere (or Ctrl-C): stop the rest, they resume next time
             job.process.terminate()
             job.process.wait()
             job.log.close()
+            _write_record(root, job.stage.name, job.record(finished=None))
+        if started:
+            sitting.update(started)
     return outcome
 
 
@@ -205,31 +257,40 @@ class _Running:
     head: str
     fingerprint: str
     start: float
+    before: float = 0.0  # seconds spent in earlier, killed attempts (same inputs)
+
+    @property
+    def seconds(self) -> float:
+        return self.before + time.time() - self.start
+
+    def record(self, finished: str | None) -> dict:
+        return {"fingerprint": self.fingerprint, "cmd": self.stage.cmd, "finished": finished, "seconds": self.seconds}
 
 
 def _start(stage: Stage, root: Path, head: str, state: str, say, upstream: dict, env: dict) -> _Running:
     current = fingerprint(stage, upstream)
     stage.folder.mkdir(parents=True, exist_ok=True)
-    _write_record(root, stage.name, {"fingerprint": current, "cmd": stage.cmd, "finished": None})
+    before = (_record(root, stage.name).get("seconds") or 0.0) if state == "resume" else 0.0
+    _write_record(root, stage.name, {"fingerprint": current, "cmd": stage.cmd, "finished": None, "seconds": before})
     log_path = root / "stages" / f"{stage.name}.log"
     say(f"{head} {'resuming' if state == 'resume' else 'running'} (log: {log_path})")
     log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed in _finish)
     log.write(f"\n$ {' '.join(stage.cmd)}\n")
     log.flush()
     process = subprocess.Popen(stage.cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-    return _Running(stage, process, log, head, current, time.time())
+    return _Running(stage, process, log, head, current, time.time(), before)
 
 
 def _finish(job: _Running, root: Path, say) -> None:
     job.log.close()
-    stage, seconds = job.stage, time.time() - job.start
+    stage, seconds = job.stage, job.seconds
     log_path = root / "stages" / f"{stage.name}.log"
     if job.process.returncode != 0:
-        raise SystemExit(f"stage {stage.name!r} failed (exit {job.process.returncode}) after {_clock(seconds)}; "
+        _write_record(root, stage.name, job.record(finished=None))  # its time counts when it resumes
+        raise SystemExit(f"stage {stage.name!r} failed (exit {job.process.returncode}) after {clock(seconds)}; "
                          f"see {log_path}")
     if not (stage.folder / stage.done).is_file():
         raise SystemExit(f"stage {stage.name!r} exited 0 but wrote no {stage.folder / stage.done}; see {log_path}")
-    finished = time.strftime("%Y-%m-%dT%H:%M:%S")
-    _write_record(root, stage.name, {"fingerprint": job.fingerprint, "cmd": stage.cmd, "finished": finished,
-                                      "seconds": seconds})
-    say(f"{job.head} done in {_clock(seconds)}")
+    _write_record(root, stage.name, job.record(finished=time.strftime("%Y-%m-%dT%H:%M:%S")))
+    earlier = f" ({clock(job.before)} of it in earlier sittings)" if job.before else ""
+    say(f"{job.head} done in {clock(seconds)}{earlier}")
