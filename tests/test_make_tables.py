@@ -174,8 +174,9 @@ def test_claims_are_judged_on_the_mean_and_spread_of_the_seeds(results):
     assert "learned conv x3 (conv:3, MACs 0.33x)" in claims
     assert "does not hold: 55.00 ± 1.41 vs 50.00 ± 1.41, +5.00 > +2.00" in claims
     assert ("learned conv x3 (conv:3+up@frames, MACs 0.38x) within +2.0 CER of the baseline at <= 0.40x the MACs | "
-            "holds: 51.00 ± 1.41 vs 50.00 ± 1.41, +1.00 <= +2.00 |") in claims
-    assert "(2 router.json) | holds: 66.50 ± 0.71 vs 65.00 ± 7.07, +1.50 <= spread 7.07 |" in claims
+            "holds: 51.00 ± 1.41 vs 50.00 ± 1.41, +1.00 <= +2.00 | `seed_a/strategies.json` |") in claims
+    assert ("(2 router.json) | holds: 66.50 ± 0.71 vs 65.00 ± 7.07, +1.50 <= spread 7.07 | `router/router.json`, "
+            "`router_1235/router.json` |") in claims
     assert "distilled model beats its untrained control on the LibriSpeech ASR probe | holds: CER 60.00 ± 1.50" in claims
     assert "emotion probe | holds: accuracy 45.00 ± 2.00 vs control 40.00 ± 4.00, gap 5.00 > spread 4.00" in claims
 

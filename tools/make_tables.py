@@ -431,18 +431,24 @@ def probe_claims(rows: list[dict]) -> list[list[str]]:
 
 
 def claims_lines(results: Path) -> list[str]:
-    """The mini-scale claims of the main job, each judged on the mean and spread of its seeds."""
+    """The mini-scale claims of the main job, each judged on the mean and spread of its seeds, with
+    the file(s) it was judged from (relative to ``results``)."""
+    def source(*paths: Path) -> str:
+        return ", ".join(f"`{path.relative_to(results).as_posix()}`" for path in paths)
+
     rows = []
-    for _, data in records_of(results, "strategies.json"):
-        rows += strategy_claims(data)
-    rows += router_claims([data for _, data in records_of(results, "router.json")])
-    for _, data in records_of(results, "probes.csv"):
-        rows += probe_claims(data)
+    for path, data in records_of(results, "strategies.json"):
+        rows += [claim + [source(path)] for claim in strategy_claims(data)]
+    routers = records_of(results, "router.json")
+    rows += [claim + [source(*(path for path, _ in routers))]
+             for claim in router_claims([data for _, data in routers])]
+    for path, data in records_of(results, "probes.csv"):
+        rows += [claim + [source(path)] for claim in probe_claims(data)]
     if not rows:
         return ["No strategies, router or probe results here: the claims need them (commands below)."]
     return ["Each claim on the mean ± standard deviation over its seeds; \"holds\" needs the gap to exceed the seeds' "
             "spread (the larger of the two standard deviations). One seed, or both runs at the CTC blank plateau, "
-            "judges nothing.", "", *md_table(["claim", "verdict (ours)"], rows)]
+            "judges nothing.", "", *md_table(["claim", "verdict (ours)", "judged from"], rows)]
 
 
 def records_of(results: Path, pattern: str) -> list[tuple[Path, object]]:
