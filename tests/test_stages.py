@@ -1,6 +1,9 @@
 """tools/stages.py: finished stages are skipped, changed inputs re-run downstream, killed ones resume."""
 
+import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -78,6 +81,24 @@ def test_time_adds_up_over_the_sittings_a_killed_stage_ran_in(tmp_path):
     timing = run_time(tmp_path)
     assert timing["sittings"] == 2
     assert 1.0 <= timing["stage_s"]["slow"] <= timing["wall_s"]
+
+
+def test_a_terminated_runner_stops_its_stages_and_keeps_their_time(tmp_path):
+    """`kill` (SIGTERM) of the runner stops the running stage and writes down its time."""
+    code = (f"import sys; sys.path.insert(0, {str(ROOT / 'tools')!r}); from stages import Stage, run_stages; "
+            f"run_stages([Stage('slow', [sys.executable, '-c', 'import time; time.sleep(60)'], "
+            f"__import__('pathlib').Path({str(tmp_path / 'slow')!r}), 'done.txt')], "
+            f"__import__('pathlib').Path({str(tmp_path)!r}), quiet=True, jobs=2)")
+    runner = subprocess.Popen([sys.executable, "-c", code])
+    record = tmp_path / "stages" / "slow.stage"
+    while not record.is_file():
+        time.sleep(0.1)
+    time.sleep(1.5)
+    runner.terminate()
+    assert runner.wait(timeout=30) != 0
+    timing = run_time(tmp_path)
+    assert 1.0 <= timing["stage_s"]["slow"] <= timing["wall_s"] and timing["sittings"] == 1
+    assert json.loads(record.read_text())["finished"] is None  # it resumes next time
 
 
 def test_only_runs_one_stage_and_needs_its_inputs(tmp_path):

@@ -36,6 +36,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -195,6 +196,8 @@ def run_stages(
     running: list[_Running] = []
     live = not quiet and sys.stdout.isatty() and jobs == 1
     sitting, started, beat = _Sitting(root), [], time.time()
+    on_term = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the stages and keeps their time, as Ctrl-C does
     try:
         states: dict[str, str] = {}  # a ready stage's state (its inputs are final once it is ready)
         while pending or running:
@@ -246,7 +249,12 @@ def run_stages(
             _write_record(root, job.stage.name, job.record(finished=None))
         if started:
             sitting.update(started)
+        signal.signal(signal.SIGTERM, on_term)
     return outcome
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @dataclass
