@@ -386,19 +386,22 @@ def strategy_claims(strategies: list[dict]) -> list[list[str]]:
     return rows
 
 
-def router_claims(router_files: list[object]) -> list[list[str]]:
-    """Masks at 10% sparsity against weight fine-tuning (paper 4): one seed per router.json."""
-    cers, compared = {"weights": [], "router": []}, []
-    for records in router_files:
+def router_claims(router_files: list[tuple[Path, object]]) -> list[list[str]]:
+    """Masks at 10% sparsity against weight fine-tuning (paper 4): one seed per router.json; the
+    last cell lists the files that hold the compared rows."""
+    cers, compared, used = {"weights": [], "router": []}, [], {}
+    for path, records in router_files:
         for r in records:
             pretrained = "language" not in r and r.get("from", "pretrained") == "pretrained"
             if pretrained and (r["mode"] == "weights" or (r["mode"] == "router" and abs(r["kept"] - 0.9) < 1e-6)):
                 cers[r["mode"]].append(r["cer"])
                 compared.append(r)
+                used[path] = True
     if not all(cers.values()):
         return []
     return [["masks at 10% sparsity within the seeds' spread of weight fine-tuning, or better "
-             f"({len(cers['router'])} router.json)", within(cers["router"], cers["weights"]) + unconverged(*compared)]]
+             f"({len(cers['router'])} router.json)", within(cers["router"], cers["weights"]) + unconverged(*compared),
+             list(used)]]
 
 
 def probe_claims(rows: list[dict]) -> list[list[str]]:
@@ -439,9 +442,7 @@ def claims_lines(results: Path) -> list[str]:
     rows = []
     for path, data in records_of(results, "strategies.json"):
         rows += [claim + [source(path)] for claim in strategy_claims(data)]
-    routers = records_of(results, "router.json")
-    rows += [claim + [source(*(path for path, _ in routers))]
-             for claim in router_claims([data for _, data in routers])]
+    rows += [[*claim[:2], source(*claim[2])] for claim in router_claims(records_of(results, "router.json"))]
     for path, data in records_of(results, "probes.csv"):
         rows += [claim + [source(path)] for claim in probe_claims(data)]
     if not rows:
