@@ -389,19 +389,19 @@ def strategy_claims(strategies: list[dict]) -> list[list[str]]:
 def router_claims(router_files: list[tuple[Path, object]]) -> list[list[str]]:
     """Masks at 10% sparsity against weight fine-tuning (paper 4): one seed per router.json; the
     last cell lists the files that hold the compared rows."""
-    cers, compared, used = {"weights": [], "router": []}, [], {}
+    cers, compared, used = {"weights": [], "router": []}, [], []
     for path, records in router_files:
         for r in records:
             pretrained = "language" not in r and r.get("from", "pretrained") == "pretrained"
             if pretrained and (r["mode"] == "weights" or (r["mode"] == "router" and abs(r["kept"] - 0.9) < 1e-6)):
                 cers[r["mode"]].append(r["cer"])
                 compared.append(r)
-                used[path] = True
+                used += [path] if path not in used else []
     if not all(cers.values()):
         return []
     return [["masks at 10% sparsity within the seeds' spread of weight fine-tuning, or better "
              f"({len(cers['router'])} router.json)", within(cers["router"], cers["weights"]) + unconverged(*compared),
-             list(used)]]
+             used]]
 
 
 def probe_claims(rows: list[dict]) -> list[list[str]]:
@@ -643,8 +643,9 @@ def build_report(results: Path, output: Path) -> str:
         lines += [f"## {section.title}", "", *section_lines(section, results, here, points), ""]
     lines += ["## Efficiency frontier: CER against MACs per second of audio and CPU time", "",
               *frontier(points, here / "frontier.png")]
-    if (results / "stages" / "sittings.json").is_file():
-        lines += ["", "## Run time", "", *render_run_time(run_time(results))]
+    timing = run_time(results)
+    if timing["sittings"]:  # a main-job folder
+        lines += ["", "## Run time", "", *render_run_time(timing)]
     return re.sub(r"\n{3,}", "\n\n", "\n".join(line.rstrip() for line in lines)).strip() + "\n"
 
 
