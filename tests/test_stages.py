@@ -84,21 +84,32 @@ def test_time_adds_up_over_the_sittings_a_killed_stage_ran_in(tmp_path):
 
 
 def test_a_terminated_runner_stops_its_stages_and_keeps_their_time(tmp_path):
-    """`kill` (SIGTERM) of the runner stops the running stage and writes down its time."""
+    """`kill` (SIGTERM) of the runner stops the running stage, and the processes it started, and
+    writes down its time."""
+    grandchild = ("import subprocess, sys, time; "
+                  "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+                  f"open({str(tmp_path / 'grandchild.pid')!r}, 'w').write(str(p.pid)); time.sleep(60)")
     code = (f"import sys; sys.path.insert(0, {str(ROOT / 'tools')!r}); from stages import Stage, run_stages; "
-            f"run_stages([Stage('slow', [sys.executable, '-c', 'import time; time.sleep(60)'], "
+            f"run_stages([Stage('slow', [sys.executable, '-c', {grandchild!r}], "
             f"__import__('pathlib').Path({str(tmp_path / 'slow')!r}), 'done.txt')], "
             f"__import__('pathlib').Path({str(tmp_path)!r}), quiet=True, jobs=2)")
     runner = subprocess.Popen([sys.executable, "-c", code])
-    record = tmp_path / "stages" / "slow.stage"
-    while not record.is_file():
+    pid_file = tmp_path / "grandchild.pid"
+    while not (pid_file.is_file() and pid_file.read_text()):
         time.sleep(0.1)
     time.sleep(1.5)
     runner.terminate()
     assert runner.wait(timeout=30) != 0
     timing = run_time(tmp_path)
     assert 1.0 <= timing["stage_s"]["slow"] <= timing["wall_s"] and timing["sittings"] == 1
-    assert json.loads(record.read_text())["finished"] is None  # it resumes next time
+    assert json.loads((tmp_path / "stages" / "slow.stage").read_text())["finished"] is None  # it resumes
+    pid = int(pid_file.read_text())
+    for _ in range(100):  # the grandchild got SIGTERM with its group; give it time to go
+        if not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"the stage's child process {pid} outlived the runner")
 
 
 def test_only_runs_one_stage_and_needs_its_inputs(tmp_path):

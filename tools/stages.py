@@ -15,7 +15,9 @@ the terminal gets one progress line per stage (and a heartbeat while it runs). T
 kills: a stage's ``seconds`` add up over the sittings it ran in, and ``<root>/stages/sittings.json``
 has the wall time of each sitting that ran something (both brought up to date every
 ``HEARTBEAT_S`` while stages run, so a kill loses at most that much), which :func:`run_time`
-sums: the time of a long pipeline run over several sittings.
+sums: the time of a long pipeline run over several sittings. Each stage leads its own process
+group: Ctrl-C or ``kill`` of the runner, or a failing stage, stops the running stages together with
+every process they started.
 
 Example
 -------
@@ -243,8 +245,7 @@ def run_stages(
                     _write_record(root, job.stage.name, job.record(finished=None))
     finally:
         for job in running:  # a failure elsewhere (or Ctrl-C): stop the rest, they resume next time
-            job.process.terminate()
-            job.process.wait()
+            _stop(job.process)
             job.log.close()
             _write_record(root, job.stage.name, job.record(finished=None))
         if started:
@@ -255,6 +256,16 @@ def run_stages(
 
 def _interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Terminates a stage and every process it started (each stage leads its own process group,
+    so e.g. the train.py runs under compare_strategies stop with it), then waits for the stage."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:  # the whole group has already exited
+        pass
+    process.wait()
 
 
 @dataclass
@@ -285,7 +296,7 @@ def _start(stage: Stage, root: Path, head: str, state: str, say, upstream: dict,
     log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 (closed in _finish)
     log.write(f"\n$ {' '.join(stage.cmd)}\n")
     log.flush()
-    process = subprocess.Popen(stage.cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    process = subprocess.Popen(stage.cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     return _Running(stage, process, log, head, current, time.time(), before)
 
 
