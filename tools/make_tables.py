@@ -623,7 +623,8 @@ def render_run_time(timing: dict) -> list[str]:
     return [f"Wall time {hours(timing['wall_s'])} over {timing['sittings']} sitting(s); the stages' own times add "
             f"up to {hours(sum(timing['stage_s'].values()))} (stages run side by side with `--jobs`). Source: "
             "`stages/sittings.json` and `stages/*.stage`.", "",
-            *md_table(["stage", "time"], [[name, hours(seconds)] for name, seconds in stages])]
+            *md_table(["stage", "time"], [[name, hours(seconds) + (" so far (not finished)" if name in
+                                                 timing["unfinished"] else "")] for name, seconds in stages])]
 
 
 def build_report(results: Path, output: Path) -> str:

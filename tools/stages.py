@@ -103,15 +103,19 @@ def clock(seconds: float) -> str:
 
 def run_time(root: Path) -> dict:
     """How long the pipeline in ``root`` has run: {'wall_s': summed over its sittings,
-    'sittings': how many, 'stage_s': {stage: its seconds, summed over its attempts}}."""
+    'sittings': how many, 'stage_s': {stage: its seconds, summed over its attempts},
+    'unfinished': the stages that have run but not finished (still running, or stopped)}."""
     path = root / "stages" / "sittings.json"
     sittings = json.loads(path.read_text()) if path.is_file() else []
-    stage_s = {}
+    stage_s, unfinished = {}, []
     for record_path in sorted((root / "stages").glob("*.stage")):
         record = json.loads(record_path.read_text())
         if record.get("seconds") is not None:
             stage_s[record_path.stem] = record["seconds"]
-    return {"wall_s": sum(s["seconds"] for s in sittings), "sittings": len(sittings), "stage_s": stage_s}
+            if not record.get("finished"):
+                unfinished.append(record_path.stem)
+    return {"wall_s": sum(s["seconds"] for s in sittings), "sittings": len(sittings), "stage_s": stage_s,
+            "unfinished": unfinished}
 
 
 class _Sitting:
