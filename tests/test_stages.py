@@ -1,6 +1,7 @@
 """tools/stages.py: finished stages are skipped, changed inputs re-run downstream, killed ones resume."""
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -83,9 +84,10 @@ def test_time_adds_up_over_the_sittings_a_killed_stage_ran_in(tmp_path):
     assert 1.0 <= timing["stage_s"]["slow"] <= timing["wall_s"]
 
 
-def test_a_terminated_runner_stops_its_stages_and_keeps_their_time(tmp_path):
-    """`kill` (SIGTERM) of the runner stops the running stage, and the processes it started, and
-    writes down its time."""
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_terminated_runner_stops_its_stages_and_keeps_their_time(tmp_path, signum):
+    """`kill` (SIGTERM) of the runner, or a closed terminal (SIGHUP), stops the running stage, and the
+    processes it started, and writes down its time."""
     grandchild = ("import subprocess, sys, time; "
                   "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
                   f"open({str(tmp_path / 'grandchild.pid')!r}, 'w').write(str(p.pid)); time.sleep(60)")
@@ -98,7 +100,7 @@ def test_a_terminated_runner_stops_its_stages_and_keeps_their_time(tmp_path):
     while not (pid_file.is_file() and pid_file.read_text()):
         time.sleep(0.1)
     time.sleep(1.5)
-    runner.terminate()
+    runner.send_signal(signum)
     assert runner.wait(timeout=30) != 0
     timing = run_time(tmp_path)
     assert 1.0 <= timing["stage_s"]["slow"] <= timing["wall_s"] and timing["sittings"] == 1

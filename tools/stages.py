@@ -16,8 +16,8 @@ kills: a stage's ``seconds`` add up over the sittings it ran in, and ``<root>/st
 has the wall time of each sitting that ran something (both brought up to date every
 ``HEARTBEAT_S`` while stages run, so a kill loses at most that much), which :func:`run_time`
 sums: the time of a long pipeline run over several sittings. Each stage leads its own process
-group: Ctrl-C or ``kill`` of the runner, or a failing stage, stops the running stages together with
-every process they started.
+group: Ctrl-C, ``kill`` or a closed terminal (SIGINT, SIGTERM, SIGHUP to the runner), or a failing
+stage, stops the running stages together with every process they started.
 
 Example
 -------
@@ -202,8 +202,10 @@ def run_stages(
     running: list[_Running] = []
     live = not quiet and sys.stdout.isatty() and jobs == 1
     sitting, started, beat = _Sitting(root), [], time.time()
-    on_term = signal.getsignal(signal.SIGTERM)
-    signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops the stages and keeps their time, as Ctrl-C does
+    # `kill`, or closing the terminal (unless under nohup), stops the stages (their own process groups) and
+    # keeps their time, as Ctrl-C does
+    handlers = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGTERM, signal.SIGHUP)
+                if signal.getsignal(signum) is not signal.SIG_IGN}
     try:
         states: dict[str, str] = {}  # a ready stage's state (its inputs are final once it is ready)
         while pending or running:
@@ -254,7 +256,8 @@ def run_stages(
             _write_record(root, job.stage.name, job.record(finished=None))
         if started:
             sitting.update(started)
-        signal.signal(signal.SIGTERM, on_term)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
     return outcome
 
 
