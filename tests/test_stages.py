@@ -91,7 +91,8 @@ def test_a_terminated_runner_stops_its_stages_and_keeps_their_time(tmp_path, sig
     grandchild = ("import subprocess, sys, time; "
                   "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
                   f"open({str(tmp_path / 'grandchild.pid')!r}, 'w').write(str(p.pid)); time.sleep(60)")
-    code = (f"import sys; sys.path.insert(0, {str(ROOT / 'tools')!r}); from stages import Stage, run_stages; "
+    code = (f"import signal, sys; sys.path.insert(0, {str(ROOT / 'tools')!r}); from stages import Stage, run_stages; "
+            "signal.signal(signal.SIGHUP, signal.SIG_DFL); "  # a runner in a terminal (this test may run under nohup)
             f"run_stages([Stage('slow', [sys.executable, '-c', {grandchild!r}], "
             f"__import__('pathlib').Path({str(tmp_path / 'slow')!r}), 'done.txt')], "
             f"__import__('pathlib').Path({str(tmp_path)!r}), quiet=True, jobs=2)")
